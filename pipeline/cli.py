@@ -1,0 +1,72 @@
+"""``newsbeam`` command line: parses arguments and hands them over; no logic here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+USAGE = """usage: newsbeam run --input GLOB [--input GLOB …] --output DIR [newsbeam and Beam options]
+       newsbeam query --output DIR [--format table|csv|json] "SQL"
+
+commands:
+  run     read, normalise, deduplicate, tag and write articles (see 'newsbeam run --help')
+  query   run DuckDB SQL over the views articles, duplicates, rejected
+"""
+
+
+def _run(argv: Sequence[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        from pipeline.options import NewsbeamOptions
+
+        parser = argparse.ArgumentParser(prog="newsbeam run", description="Run the newsbeam job. Any other flag goes to Beam (e.g. --runner, --direct_num_workers).")
+        NewsbeamOptions._add_argparse_args(parser)
+        parser.print_help()
+        return 0
+    from pipeline.job import UsageError, run_job
+
+    try:
+        summary = run_job(argv)
+    except UsageError as exc:
+        print(f"newsbeam run: {exc}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    print(summary.render())
+    return 0 if summary.balanced else 3
+
+
+def _query(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam query")
+    parser.add_argument("--output", required=True, help="Output root written by 'newsbeam run'.")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("sql", help="SQL over the views articles, duplicates, rejected.")
+    args = parser.parse_args(argv)
+    from pipeline.query import run_query
+
+    import duckdb
+
+    try:
+        print(run_query(args.output, args.sql, args.format))
+    except duckdb.Error as exc:
+        print(f"newsbeam query: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return _run(rest)
+    if command == "query":
+        return _query(rest)
+    print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

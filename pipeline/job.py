@@ -1,0 +1,148 @@
+"""Run the job: options -> pipeline -> result -> summary and run manifest."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from typing import Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline import metrics
+from pipeline.factory import build_pipeline
+from pipeline.options import NewsbeamOptions
+from schemas.models import SCHEMA_VERSION
+
+
+class UsageError(ValueError):
+    """Bad command-line options (reported without a traceback)."""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    output: str
+    runner: str
+    state: str
+    started_at: str
+    wall_seconds: float
+    counters: dict[str, int] = field(default_factory=dict)
+    manifest: Optional[str] = None
+
+    @property
+    def records_read(self) -> int:
+        return self.counters.get(metrics.RECORDS_READ, 0)
+
+    def written(self, dataset: str) -> int:
+        return self.counters.get(metrics.WRITTEN.format(dataset=dataset), 0)
+
+    def by_prefix(self, prefix: str) -> dict[str, int]:
+        return {k[len(prefix):]: v for k, v in sorted(self.counters.items()) if k.startswith(prefix)}
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_read == self.written("articles") + self.written("duplicates") + self.written("rejected")
+
+    def render(self) -> str:
+        a, d, r = self.written("articles"), self.written("duplicates"), self.written("rejected")
+        rate = self.records_read / self.wall_seconds if self.wall_seconds else 0.0
+        lines = [
+            f"newsbeam run {self.run_id}: {self.state} in {self.wall_seconds:.1f} s on {self.runner}",
+            f"  records read       {self.records_read:>9,}   ({rate:,.0f} records/s)",
+            f"  articles written   {a:>9,}",
+            f"  duplicates         {d:>9,}" + "".join(f"   {k}: {v:,}" for k, v in self.by_prefix("duplicates/").items()),
+            f"  rejected           {r:>9,}",
+        ]
+        for reason, count in self.by_prefix("rejected/").items():
+            lines.append(f"    {reason:<28} {count:>6,}")
+        mark = "ok" if self.balanced else "MISMATCH"
+        lines.append(f"  check: {self.records_read:,} read = {a:,} articles + {d:,} duplicates + {r:,} rejected  [{mark}]")
+        lines.append(f"  output: {self.output}")
+        if self.manifest:
+            lines.append(f"  manifest: {self.manifest}")
+        return "\n".join(lines)
+
+
+def parse_options(argv: Sequence[str]) -> tuple[PipelineOptions, NewsbeamOptions]:
+    options = PipelineOptions(list(argv))
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.output:
+        raise UsageError("--output is required")
+    if not nb.input:
+        raise UsageError("give at least one --input glob")
+    if nb.rows_per_file < 1:
+        raise UsageError("--rows-per-file must be positive")
+    return options, nb
+
+
+def _counters(result) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        queried = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))
+    except Exception:  # noqa: BLE001 - some runners do not report metrics
+        return out
+    for counter in queried["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        name = counter.key.metric.name
+        out[name] = out.get(name, 0) + int(value or 0)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "schema_version": SCHEMA_VERSION}
+    for dist in ("newsbeam", "apache-beam", "pyarrow", "pydantic", "duckdb", "feedparser", "trafilatura"):
+        try:
+            versions[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_manifest(summary: RunSummary, options: PipelineOptions, finished_at: str) -> str:
+    """A small JSON record of the run beside the data: counts, options, versions, timings."""
+    folder = FileSystems.join(summary.output, "_manifests")
+    try:
+        FileSystems.mkdirs(folder)
+    except IOError:
+        pass
+    path = FileSystems.join(folder, f"run-{summary.run_id}.json")
+    document = {
+        **{k: v for k, v in asdict(summary).items() if k != "manifest"},
+        "finished_at": finished_at,
+        "options": {k: v for k, v in options.get_all_options(drop_default=True).items() if v is not None},
+        "versions": _versions(),
+    }
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True, default=str).encode("utf-8"))
+    return path
+
+
+def run_job(argv: Sequence[str]) -> RunSummary:
+    """Build and run the pipeline; blocks until it finishes (batch)."""
+    options, nb = parse_options(argv)
+    started = datetime.now(timezone.utc)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    clock = time.perf_counter()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, nb)
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    summary = RunSummary(
+        run_id=run_id,
+        output=nb.output,
+        runner=options.view_as(StandardOptions).runner or "DirectRunner",
+        state=str(state),
+        started_at=started.isoformat(),
+        wall_seconds=round(time.perf_counter() - clock, 3),
+        counters=_counters(result),
+    )
+    summary.manifest = write_manifest(summary, options, datetime.now(timezone.utc).isoformat())
+    return summary

@@ -1,0 +1,9 @@
+"""Names of the Beam metrics counters the run summary reads (namespace ``newsbeam``)."""
+
+NAMESPACE = "newsbeam"
+RECORDS_READ = "records_read"
+FILES_MATCHED = "files_matched"
+WRITTEN = "{dataset}_written"  # articles_written, duplicates_written, rejected_written
+REJECTED_BY_REASON = "rejected/{stage}/{reason}"
+DUPLICATES_BY_KIND = "duplicates/{kind}"
+FILES_WRITTEN = "files_written/{dataset}"

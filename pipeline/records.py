@@ -1,0 +1,24 @@
+"""The in-flight record between reading and normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One input record as read, before normalisation.
+
+    ``payload`` is ``bytes`` for one-record files (text, HTML) and a ``dict`` of
+    fields for record formats (JSONL, CSV rows, feed entries).  ``raw`` keeps the
+    record's original bytes for the dead-letter dataset; ``context`` carries
+    container information (feed title and link, a declared charset).
+    """
+
+    input_uri: str
+    input_format: str
+    payload: Any
+    position: Optional[int] = None
+    raw: Optional[bytes] = None
+    context: Optional[dict] = None

@@ -1,0 +1,112 @@
+"""The record contract of newsbeam.
+
+These pydantic models are the single definition of every row newsbeam writes.
+The Arrow schemas used for Parquet (``schemas.arrow``) and the exported JSON
+Schemas (``schemas/json/*.schema.json``) are derived from them, never written
+by hand.  Bump ``SCHEMA_VERSION`` whenever a field changes meaning or type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1"
+
+DateSource = Literal["metadata", "dateline", "feed", "extracted", "none"]
+DuplicateKind = Literal["exact", "near"]
+InputFormat = Literal["text", "jsonl", "csv", "html", "feed"]
+
+
+def _require_utc(value: Optional[datetime]) -> Optional[datetime]:
+    if value is not None and (value.tzinfo is None or value.utcoffset().total_seconds() != 0):
+        raise ValueError("timestamps must be timezone-aware UTC")
+    return value
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Article(_Record):
+    """A normalised news article (one row of the ``articles`` dataset)."""
+
+    schema_version: str = Field(SCHEMA_VERSION, description="Version of this record contract.")
+    article_id: str = Field(description="Stable id: same input, same id, on every run and machine (16 hex chars).")
+    title: str = Field(description="Headline; the first sentence of the lead when the input has no headline.")
+    summary: Optional[str] = Field(None, description="Lead paragraph or feed/HTML description.")
+    text: str = Field(description="Clean body text, paragraphs separated by a blank line.")
+    authors: list[str] = Field(default_factory=list, description="Bylines, as given by the input.")
+    source: Optional[str] = Field(None, description="Publisher (metadata, dateline, feed title or site name).")
+    source_domain: Optional[str] = Field(None, description="Host of the article URL without 'www.'.")
+    dateline: Optional[str] = Field(None, description="Place named by a dateline such as 'LONDON (Agency) -'.")
+    url: Optional[str] = Field(None, description="URL as given by the input.")
+    canonical_url: Optional[str] = Field(None, description="Lower-case host, no fragment, tracking parameters removed.")
+    guid: Optional[str] = Field(None, description="Feed entry id or the input's own id field.")
+    categories: list[str] = Field(default_factory=list, description="Categories given by the input (feed tags, JSON 'categories').")
+    language: Optional[str] = Field(None, description="ISO 639-1 code.")
+    language_score: Optional[float] = Field(None, description="Confidence of the language in [0, 1]; 1.0 when given by metadata.")
+    word_count: int = Field(ge=0)
+    published_at: Optional[datetime] = Field(None, description="Publication time in UTC; null when the input states none.")
+    date_source: DateSource = Field("none", description="Where published_at came from; never a guess.")
+    ingested_at: datetime = Field(description="When newsbeam normalised the record (UTC).")
+    input_uri: str = Field(description="File (or feed URL) the record was read from.")
+    input_format: InputFormat
+    position: Optional[int] = Field(None, description="1-based line/row/entry number inside the input, when it holds several records.")
+    content_hash: str = Field(description="Hash of the case- and whitespace-insensitive text: the exact-duplicate key.")
+    cluster_id: Optional[str] = Field(None, description="Duplicate cluster this article keeps (its own id when it has duplicates).")
+    duplicate_count: int = Field(0, ge=0, description="How many records were found to duplicate this article.")
+
+    _utc_published = field_validator("published_at")(_require_utc)
+    _utc_ingested = field_validator("ingested_at")(_require_utc)
+
+
+class DuplicateRecord(_Record):
+    """A record recognised as a duplicate of a kept article (``duplicates`` dataset)."""
+
+    schema_version: str = Field(SCHEMA_VERSION)
+    article_id: str = Field(description="The duplicate's own article id.")
+    duplicate_of: str = Field(description="article_id of the kept article.")
+    kind: DuplicateKind
+    matched_on: str = Field(description="Which key matched: 'url', 'text', 'guid' (exact) or 'minhash' (near).")
+    similarity: Optional[float] = Field(None, description="Jaccard similarity for near duplicates; 1.0 for exact.")
+    cluster_id: Optional[str] = None
+    title: str
+    url: Optional[str] = None
+    canonical_url: Optional[str] = None
+    published_at: Optional[datetime] = None
+    input_uri: str
+    input_format: InputFormat
+    position: Optional[int] = None
+    detected_at: datetime
+
+    _utc_published = field_validator("published_at")(_require_utc)
+    _utc_detected = field_validator("detected_at")(_require_utc)
+
+
+class RejectedRecord(_Record):
+    """Input that could not become an article (``rejected`` dataset, the dead letters)."""
+
+    schema_version: str = Field(SCHEMA_VERSION)
+    rejected_id: str = Field(description="Stable id of this rejection (input, position, stage, reason).")
+    input_uri: str
+    input_format: Optional[str] = None
+    position: Optional[int] = Field(None, description="1-based line/row/entry number when known.")
+    stage: str = Field(description="Pipeline stage that rejected it: match, read, decode, parse, normalize, fetch.")
+    reason: str = Field(description="Short stable reason code, e.g. 'empty_file', 'malformed_json'.")
+    message: str = Field(description="Human-readable explanation.")
+    payload: Optional[bytes] = Field(None, description="Raw input, capped at max_payload_bytes (default 64 KiB).")
+    payload_size: Optional[int] = Field(None, description="Size of the full raw payload in bytes, when known.")
+    payload_truncated: bool = False
+    rejected_at: datetime
+
+    _utc_rejected = field_validator("rejected_at")(_require_utc)
+
+
+DATASETS: dict[str, type[_Record]] = {
+    "articles": Article,
+    "duplicates": DuplicateRecord,
+    "rejected": RejectedRecord,
+}

@@ -29,9 +29,9 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     for dataset in DATASETS:
         pattern = f"{output.rstrip('/')}/{dataset}/**/*.parquet"
         if _has_files(output, dataset):
+            literal = pattern.replace("'", "''")
             con.execute(
-                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet(?, hive_partitioning = true, union_by_name = true)",
-                [pattern],
+                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet('{literal}', hive_partitioning = true, union_by_name = true)"
             )
         else:
             schema = dataset_schema(dataset)

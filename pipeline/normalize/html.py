@@ -12,6 +12,8 @@ _BLOCK_TAGS = frozenset(
     "p div section article header footer aside blockquote li ul ol dl dt dd table tr h1 h2 h3 h4 h5 h6 pre figure figcaption hr".split()
 )
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "svg", "form", "template")
+# Main text shorter than this is navigation or an error page, not an article.
+MIN_PAGE_WORDS = 10
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 
@@ -43,7 +45,8 @@ def html_fragment_to_text(fragment: str) -> str:
 
 
 def extract_html_page(html: str, url: Optional[str] = None) -> Optional[dict[str, Any]]:
-    """Main text and metadata of a whole HTML page, or ``None`` when there is no main text."""
+    """Main text and metadata of a whole HTML page, or ``None`` when there is no main text
+    (fewer than ``MIN_PAGE_WORDS`` words)."""
     document = trafilatura.bare_extraction(
         html,
         url=url,
@@ -56,6 +59,6 @@ def extract_html_page(html: str, url: Optional[str] = None) -> Optional[dict[str
     if document is None:
         return None
     data = document.as_dict() if hasattr(document, "as_dict") else dict(document)
-    if not (data.get("text") or "").strip():
+    if len((data.get("text") or "").split()) < MIN_PAGE_WORDS:
         return None
     return data

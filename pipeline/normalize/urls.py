@@ -12,7 +12,7 @@ TRACKING_PARAMS = frozenset(
         "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
         "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "rb_clickid",
         "s_cid", "vero_conv", "vero_id", "wickedid", "ncid", "cmpid", "ocid", "sr_share",
-        "at_medium", "at_campaign", "ito", "spm", "share", "ref_src", "ref_url",
+        "at_medium", "at_campaign", "ito", "spm", "share", "ref", "ref_src", "ref_url", "referrer",
     }
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "hsa_", "at_")

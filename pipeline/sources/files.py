@@ -201,12 +201,7 @@ def _read_csv(path: str, data: bytes) -> Iterator[Item]:
     except RejectError as exc:
         yield Rejection(path, exc.stage, exc.reason, exc.message, payload=data, input_format="csv")
         return
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel_tab if path.lower().rstrip(".gz").endswith(".tsv") else csv.excel
-    lines = io.StringIO(text, newline="")
-    reader = csv.reader(lines, dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
@@ -234,7 +229,7 @@ def _read_csv(path: str, data: bytes) -> Iterator[Item]:
         row_number += 1
         if not any(cell.strip() for cell in row):
             continue
-        raw = _csv_line(row, dialect)
+        raw = _csv_line(row)
         if len(row) != len(header):
             yield Rejection(path, "parse", "csv_bad_row",
                             f"row {row_number} has {len(row)} fields, the header has {len(header)}",
@@ -243,7 +238,15 @@ def _read_csv(path: str, data: bytes) -> Iterator[Item]:
         yield RawRecord(input_uri=path, input_format="csv", payload=dict(zip(header, row)), position=row_number, raw=raw)
 
 
-def _csv_line(row: list[str], dialect) -> bytes:
+def _delimiter(text: str) -> str:
+    """The delimiter the header row uses most (comma, semicolon, tab or bar)."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+def _csv_line(row: list[str]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, dialect).writerow(row)
+    csv.writer(buffer).writerow(row)
     return buffer.getvalue().encode("utf-8")

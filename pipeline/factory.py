@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import apache_beam as beam
 
 from pipeline.dedup import DeduplicateArticles
@@ -13,8 +15,8 @@ from pipeline.sources import ReadArticleFiles
 from pipeline.tagging import TagArticles
 
 
-def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions) -> dict:
-    """Apply the newsbeam job to ``pipeline``; returns the written-file PCollections."""
+def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Optional[str] = None):
+    """Apply the newsbeam job to ``pipeline``; returns the PCollection of published files."""
     read = pipeline | "ReadArticleFiles" >> ReadArticleFiles(options.input or [], options.input_format)
     normalized = read["records"] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
     deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles()
@@ -26,4 +28,6 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions) -> dict:
         "articles": articles,
         "duplicates": deduplicated["duplicates"],
         "rejected": rejected,
-    } | "WriteArticles" >> WriteArticles(options.output, options.rows_per_file, options.max_payload_bytes)
+    } | "WriteArticles" >> WriteArticles(
+        options.output, options.rows_per_file, options.max_payload_bytes, run_id=run_id
+    )

@@ -132,7 +132,7 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     clock = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, nb)
+    build_pipeline(pipeline, nb, run_id=run_id)
     result = pipeline.run()
     state = result.wait_until_finish()
     summary = RunSummary(

@@ -9,7 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DeduplicateArticles
-from pipeline.dedup.exact import UnionFind, exact_keys, rank_of, resolve, star_edges
+from pipeline.dedup.exact import UnionFind, exact_keys, rank_of, record_uid, resolve, star_edges
 
 
 def art(article_id, text="t", url=None, guid=None, published=None, uri=None, position=None):
@@ -27,42 +27,56 @@ def test_keys():
     assert keys == ["text:h-t", "url:https://x/1", "guid:g1"]
 
 
+def test_record_uid_distinguishes_the_same_article_read_twice():
+    assert record_uid(art("s", uri="/a/s.txt")) != record_uid(art("s", uri="/b/s.txt"))
+    assert record_uid(art("s", uri="/a/s.txt")) == record_uid(art("s", uri="/a/s.txt"))
+
+
 def test_star_edges_point_to_earliest_then_smallest_id():
-    members = [(rank_of(art("b", published=3)), "b"), (rank_of(art("c", published=2)), "c"), (rank_of(art("a")), "a")]
-    edges = list(star_edges("url:x", members))
-    assert {(e[1], e[3], e[4]) for e in edges} == {("a", "c", "url"), ("b", "c", "url")}
-    assert list(star_edges("url:x", members[:1])) == []
+    b, c, a = rank_of(art("b", published=3)), rank_of(art("c", published=2)), rank_of(art("a"))
+    edges = list(star_edges("url:x", [b, c, a, b]))
+    assert {(e[0][1], e[1][1], e[2]) for e in edges} == {("a", "c", "url"), ("b", "c", "url")}
+    assert list(star_edges("url:x", [a, a])) == []
+
+
+def _components(pairs):
+    uf = UnionFind()
+    for x, y, label in pairs:
+        uf.union(rank_of(x), rank_of(y), label)
+    return {uid: comp for uid, comp in uf.components()}
 
 
 def test_union_find_is_transitive_and_order_independent():
     a, b, c, d = art("a", published=5), art("b", published=1), art("c"), art("d")
     edges = [(a, b, "url"), (c, a, "text")]
-    results = []
-    for order in (edges, edges[::-1]):
-        uf = UnionFind()
-        for x, y, label in order:
-            uf.union(x["article_id"], rank_of(x), y["article_id"], rank_of(y), label)
-        results.append(dict(uf.components()))
-    assert results[0] == results[1]
-    assert results[0]["a"] == ("b", "url", 3) and results[0]["c"] == ("b", "text", 3) and results[0]["b"] == ("b", None, 3)
-    assert "d" not in results[0]
+    first, second = _components(edges), _components(edges[::-1])
+    assert first == second
+    ub = record_uid(b)
+    assert first[record_uid(a)] == (ub, "b", "url", 3)
+    assert first[record_uid(c)] == (ub, "b", "text", 3)
+    assert first[ub] == (ub, "b", None, 3)
+    assert record_uid(d) not in first
 
 
 def test_union_find_merge():
     left, right = UnionFind(), UnionFind()
     x, y, z = art("x", published=3), art("y", published=2), art("z", published=1)
-    left.union("x", rank_of(x), "y", rank_of(y), "url")
-    right.union("y", rank_of(y), "z", rank_of(z), "text")
+    left.union(rank_of(x), rank_of(y), "url")
+    right.union(rank_of(y), rank_of(z), "text")
     left.merge(right)
-    assert {n: c[0] for n, c in left.components()} == {"x": "z", "y": "z", "z": "z"}
+    assert {comp[1] for _, comp in left.components()} == {"z"}
 
 
-def test_resolve_same_id_twice_keeps_one():
+def test_resolve():
     copy1, copy2 = art("s", uri="/b/s.txt"), art("s", uri="/a/s.txt")
-    out = list(resolve("s", [copy1, copy2], None))
-    assert [k for k, _ in out] == ["article", "duplicate"]
-    assert out[0][1]["input_uri"] == "/a/s.txt" and out[0][1]["duplicate_count"] == 1
-    assert out[1][1]["duplicate_of"] == "s" and out[1][1]["matched_on"] == "id"
+    comps = _components([(copy1, copy2, "text")])
+    results = [resolve(a, comps[record_uid(a)]) for a in (copy1, copy2)]
+    kept = [row for kind, row in results if kind == "article"]
+    dups = [row for kind, row in results if kind == "duplicate"]
+    assert len(kept) == len(dups) == 1
+    assert kept[0]["duplicate_count"] == 1 and kept[0]["cluster_id"] == "s"
+    assert dups[0]["duplicate_of"] == "s" and dups[0]["matched_on"] == "id"
+    assert resolve(art("lonely"), None) == ("article", art("lonely"))
 
 
 def test_composite_transitive_clusters_and_singletons():
@@ -73,16 +87,18 @@ def test_composite_transitive_clusters_and_singletons():
         art("d", text="three", guid="g"),
         art("e", text="four", guid="g", published=1),             # d~e by guid
         art("f", text="five"),                                    # alone
+        art("g", text="six", uri="/x/g.txt"),
+        art("g", text="six", uri="/y/g.txt"),                     # the same article read twice
     ]
     with TestPipeline() as p:
         out = p | beam.Create(articles) | DeduplicateArticles()
         assert_that(
             out["articles"] | "Kept" >> beam.Map(lambda a: (a["article_id"], a["cluster_id"], a["duplicate_count"])),
-            equal_to([("b", "b", 2), ("e", "e", 1), ("f", None, 0)]),
+            equal_to([("b", "b", 2), ("e", "e", 1), ("f", None, 0), ("g", "g", 1)]),
             label="kept",
         )
         assert_that(
             out["duplicates"] | "Dups" >> beam.Map(lambda d: (d["article_id"], d["duplicate_of"], d["matched_on"], d["kind"])),
-            equal_to([("a", "b", "url", "exact"), ("c", "b", "text", "exact"), ("d", "e", "guid", "exact")]),
+            equal_to([("a", "b", "url", "exact"), ("c", "b", "text", "exact"), ("d", "e", "guid", "exact"), ("g", "g", "id", "exact")]),
             label="dups",
         )

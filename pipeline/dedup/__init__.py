@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import metrics
-from pipeline.dedup.exact import UnionFind, exact_keys, resolve, star_edges
+from pipeline.dedup.exact import UnionFind, exact_keys, record_uid, resolve, star_edges
 
 DUPLICATES = "duplicates"
 
@@ -23,15 +23,15 @@ class StarEdgesFn(beam.DoFn):
 
 
 class UnionFindCombineFn(beam.CombineFn):
-    """Connected components of the duplicate edges.  Only articles that share a key
-    with another article are held (memory grows with duplicates, not with input)."""
+    """Connected components of the duplicate edges.  Only records that share a key
+    with another record are held (memory grows with duplicates, not with input)."""
 
     def create_accumulator(self) -> UnionFind:
         return UnionFind()
 
     def add_input(self, acc: UnionFind, edge) -> UnionFind:
-        rank, article_id, head_rank, head_id, label = edge
-        acc.union(article_id, rank, head_id, head_rank, label)
+        rank, head, label = edge
+        acc.union(tuple(rank), tuple(head), label)
         return acc
 
     def merge_accumulators(self, accumulators) -> UnionFind:
@@ -50,35 +50,30 @@ class EmitComponentsFn(beam.DoFn):
         yield from components
 
 
-class KeyByArticleIdFn(beam.DoFn):
-    def process(self, article: dict):
-        yield article["article_id"], article
-
-
 class ResolveDuplicatesFn(beam.DoFn):
-    """Joined (article_id, {articles, components}) -> kept article or duplicate rows."""
+    """Article + side input of clusters -> the kept article, or a duplicate row."""
 
     def setup(self) -> None:
         self._exact = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="exact"))
 
-    def process(self, joined):
-        article_id, grouped = joined
-        components = list(grouped["components"])
-        for kind, row in resolve(article_id, list(grouped["articles"]), components[0] if components else None):
-            if kind == "article":
-                yield row
-            else:
-                self._exact.inc()
-                yield beam.pvalue.TaggedOutput(DUPLICATES, row)
+    def process(self, article: dict, components):
+        found = components.get(record_uid(article))
+        kind, row = resolve(article, tuple(found) if found else None)
+        if kind == "article":
+            yield row
+        else:
+            self._exact.inc()
+            yield beam.pvalue.TaggedOutput(DUPLICATES, row)
 
 
 class DeduplicateArticles(beam.PTransform):
     """Articles -> ``{"articles": kept, "duplicates": DuplicateRecord dicts}``.
 
     Keys -> GroupByKey -> star edges -> union-find (connected components) ->
-    join back to the articles by id.  No all-pairs comparison: work is linear in
-    the number of keys, and memory of the component step in the number of
-    duplicated articles.
+    each article looks its record up in the components (a side input holding only
+    records that have duplicates).  No all-pairs comparison and no shuffle of
+    article rows: work is linear in the number of keys, and memory of the
+    component step grows with the number of duplicated records.
     """
 
     def expand(self, articles):
@@ -90,10 +85,7 @@ class DeduplicateArticles(beam.PTransform):
             | "ConnectedComponents" >> beam.CombineGlobally(UnionFindCombineFn())
             | "EmitComponents" >> beam.ParDo(EmitComponentsFn())
         )
-        keyed = articles | "KeyById" >> beam.ParDo(KeyByArticleIdFn())
-        resolved = (
-            {"articles": keyed, "components": components}
-            | "JoinComponents" >> beam.CoGroupByKey()
-            | "ResolveDuplicates" >> beam.ParDo(ResolveDuplicatesFn()).with_outputs(DUPLICATES, main="articles")
-        )
+        resolved = articles | "ResolveDuplicates" >> beam.ParDo(
+            ResolveDuplicatesFn(), beam.pvalue.AsDict(components)
+        ).with_outputs(DUPLICATES, main="articles")
         return {"articles": resolved.articles, "duplicates": resolved[DUPLICATES]}

@@ -10,57 +10,59 @@ earliest ``published_at`` (unknown dates last), then the smallest
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
-# Rank of an article: (published epoch seconds or +inf, article_id).
-Rank = tuple[float, str]
+# Rank of a record: (published epoch seconds or +inf, article_id, record uid).
+Rank = tuple[float, str, str]
 # Matched-on labels in order of preference when a record matches on several keys.
 KEY_PRIORITY = ("id", "guid", "url", "text")
 
 
+def record_uid(article: dict) -> str:
+    """Identity of one input record (two records may carry the same ``article_id`` when the
+    very same article is read twice, e.g. the same file in two folders)."""
+    key = f"{article['article_id']}|{article['input_uri']}|{article.get('position')}"
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
 def rank_of(article: dict) -> Rank:
     published: Optional[datetime] = article.get("published_at")
-    return (published.timestamp() if published else float("inf"), article["article_id"])
+    return (published.timestamp() if published else float("inf"), article["article_id"], record_uid(article))
 
 
-def exact_keys(article: dict) -> Iterator[tuple[str, tuple[Rank, str]]]:
-    """``(key, (rank, article_id))`` for every exact key of ``article``."""
-    member = (rank_of(article), article["article_id"])
-    yield f"text:{article['content_hash']}", member
+def exact_keys(article: dict) -> Iterator[tuple[str, Rank]]:
+    """``(key, rank)`` for every exact key of ``article``."""
+    rank = rank_of(article)
+    yield f"text:{article['content_hash']}", rank
     if article.get("canonical_url"):
-        yield f"url:{article['canonical_url']}", member
+        yield f"url:{article['canonical_url']}", rank
     if article.get("guid"):
-        yield f"guid:{article['guid']}", member
+        yield f"guid:{article['guid']}", rank
 
 
-def star_edges(key: str, members: Iterable[tuple[Rank, str]]) -> Iterator[tuple[Rank, str, Rank, str, str]]:
-    """Edges ``(rank, id, min_rank, min_id, label)`` from every member of one key group to
-    its lowest-ranked member (only for groups of two or more distinct articles)."""
-    distinct = dict((article_id, rank) for rank, article_id in members)
+def star_edges(key: str, members: Iterable[Rank]) -> Iterator[tuple[Rank, Rank, str]]:
+    """Edges ``(rank, head rank, label)`` from every member of one key group to its
+    lowest-ranked member (only for groups of two or more distinct records)."""
+    distinct = sorted(set(members))
     if len(distinct) < 2:
         return
-    head_id = min(distinct, key=lambda i: (distinct[i], i))
+    head = distinct[0]
     label = key.split(":", 1)[0]
-    for article_id, rank in sorted(distinct.items()):
-        if article_id != head_id:
-            yield rank, article_id, distinct[head_id], head_id, label
+    for rank in distinct[1:]:
+        yield rank, head, label
 
 
 class UnionFind:
-    """Disjoint sets whose root is always the lowest-ranked member."""
+    """Disjoint sets of records (keyed by their rank, which holds the record uid) whose
+    root is always the lowest-ranked member."""
 
     def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-        self.rank: dict[str, Rank] = {}
-        self.label: dict[str, str] = {}
+        self.parent: dict[Rank, Rank] = {}
+        self.label: dict[Rank, str] = {}
 
-    def _add(self, node: str, rank: Rank) -> None:
-        if node not in self.parent:
-            self.parent[node] = node
-            self.rank[node] = rank
-
-    def find(self, node: str) -> str:
+    def find(self, node: Rank) -> Rank:
         root = node
         while self.parent[root] != root:
             root = self.parent[root]
@@ -68,39 +70,44 @@ class UnionFind:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: str, a_rank: Rank, b: str, b_rank: Rank, label: Optional[str] = None) -> None:
-        self._add(a, a_rank)
-        self._add(b, b_rank)
+    def union(self, a: Rank, b: Rank, label: Optional[str] = None) -> None:
+        for node in (a, b):
+            self.parent.setdefault(node, node)
         if label is not None:
             self._set_label(a, label)
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        if (self.rank[ra], ra) <= (self.rank[rb], rb):
+        if ra < rb:
             self.parent[rb] = ra
         else:
             self.parent[ra] = rb
 
     def merge(self, other: "UnionFind") -> None:
         for node, parent in other.parent.items():
-            self.union(node, other.rank[node], parent, other.rank[parent])
+            self.union(node, parent)
         for node, label in other.label.items():
             self._set_label(node, label)
 
-    def _set_label(self, node: str, label: str) -> None:
+    def _set_label(self, node: Rank, label: str) -> None:
         old = self.label.get(node)
         if old is None or KEY_PRIORITY.index(label) < KEY_PRIORITY.index(old):
             self.label[node] = label
 
-    def components(self) -> Iterator[tuple[str, tuple[str, Optional[str], int]]]:
-        """``(node, (root, matched_on, component size))`` for every node."""
+    def components(self) -> Iterator[tuple[str, "Component"]]:
+        """``(record uid, Component)`` for every record in a cluster."""
         roots = {node: self.find(node) for node in self.parent}
-        sizes: dict[str, int] = {}
+        sizes: dict[Rank, int] = {}
         for root in roots.values():
             sizes[root] = sizes.get(root, 0) + 1
         for node in sorted(roots):
             root = roots[node]
-            yield node, (root, None if node == root else self.label.get(node, "text"), sizes[root])
+            label = None if node == root else ("id" if node[1] == root[1] else self.label.get(node, "text"))
+            yield node[2], (root[2], root[1], label, sizes[root])
+
+
+# (root record uid, root article_id, matched_on or None for the root, cluster size)
+Component = tuple[str, str, Optional[str], int]
 
 
 def duplicate_row(article: dict, *, duplicate_of: str, kind: str, matched_on: str, cluster_id: str,
@@ -125,22 +132,12 @@ def duplicate_row(article: dict, *, duplicate_of: str, kind: str, matched_on: st
     }
 
 
-def resolve(article_id: str, articles: list[dict], component: Optional[tuple[str, Optional[str], int]]
-            ) -> Iterator[tuple[str, dict]]:
-    """Decide the records that carry ``article_id``: ``("article", row)`` for the kept one,
-    ``("duplicate", row)`` for the others.  ``component`` is the union-find result
-    (absent for articles that share no key with another article)."""
-    articles = sorted(articles, key=lambda a: (a["input_uri"], a.get("position") or 0))
-    root, matched_on, size = component or (article_id, None, 1)
-    if root != article_id:
-        for article in articles:
-            yield "duplicate", duplicate_row(article, duplicate_of=root, kind="exact",
-                                             matched_on=matched_on or "text", cluster_id=root)
-        return
-    keep, extra = articles[0], articles[1:]
-    duplicates = size - 1 + len(extra)
-    if duplicates:
-        keep = {**keep, "cluster_id": article_id, "duplicate_count": keep.get("duplicate_count", 0) + duplicates}
-    yield "article", keep
-    for article in extra:  # the very same record read twice (same id: same name, position and content)
-        yield "duplicate", duplicate_row(article, duplicate_of=article_id, kind="exact", matched_on="id", cluster_id=article_id)
+def resolve(article: dict, component: Optional[Component]) -> tuple[str, dict]:
+    """``("article", row)`` when ``article`` is kept, ``("duplicate", row)`` otherwise.
+    ``component`` is its union-find result (``None``: it shares no key with another record)."""
+    if component is None:
+        return "article", article
+    root_uid, root_id, matched_on, size = component
+    if root_uid == record_uid(article):
+        return "article", {**article, "cluster_id": article["article_id"], "duplicate_count": size - 1}
+    return "duplicate", duplicate_row(article, duplicate_of=root_id, kind="exact", matched_on=matched_on or "text", cluster_id=root_id)

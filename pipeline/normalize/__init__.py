@@ -10,6 +10,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import metrics
+from pipeline.coders import Row
 from pipeline.errors import RejectError, Rejection
 from pipeline.normalize.article import Normalizer, normalize_article
 from pipeline.records import RawRecord
@@ -61,5 +62,7 @@ class NormalizeArticles(beam.PTransform):
         self._field_map = field_map
 
     def expand(self, records):
-        out = records | "Normalize" >> beam.ParDo(NormalizeArticleFn(self._field_map)).with_outputs(REJECTED, main="articles")
+        out = records | "Normalize" >> beam.ParDo(NormalizeArticleFn(self._field_map)).with_output_types(Row).with_outputs(
+            REJECTED, main="articles"
+        )
         return {"articles": out.articles, "rejected": out[REJECTED]}

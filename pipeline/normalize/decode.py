@@ -44,7 +44,7 @@ def _valid_codec(name: Optional[str]) -> Optional[str]:
 
 
 def junk_ratio(text: str) -> float:
-    if not text:
+    if not text or not _JUNK.search(text):
         return 0.0
     return len(_JUNK.findall(text)) / len(text)
 

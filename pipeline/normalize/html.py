@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import lxml.etree
@@ -17,9 +18,11 @@ MIN_PAGE_WORDS = 10
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 
+_HTML_TAG = re.compile(r"<(?:/|p[\s>]|br\b|div\b|html\b|a\s+href|span\b|strong\b|em\b|img\b)", re.I)
+
+
 def looks_like_html(text: str) -> bool:
-    head = text[:2000].lower()
-    return any(tag in head for tag in ("<p>", "<p ", "<br", "</", "<div", "<html", "<a href"))
+    return "<" in text and bool(_HTML_TAG.search(text, 0, 2000))
 
 
 def html_fragment_to_text(fragment: str) -> str:

@@ -56,6 +56,9 @@ class TextRules:
             "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
             "|[\u0080-\u009f]"
         )
+        chars = "".join(chr(c) for c in _CHAR_MAP)
+        self.foldable = re.compile(f"[{re.escape(chars)}]")
+        self.fold = re.compile(f"[{re.escape(chars)}]+")
         self.blank_line = re.compile(r"\n[ \t\r\f\v]*\n")
         self.meta_date = re.compile(
             r"^\s*(?P<key>date|published|updated|pubdate)\s*[:=]?\s*"
@@ -107,7 +110,8 @@ class TextRules:
         if not text.isascii():
             if self.mojibake.search(text):
                 text = ftfy.fix_text(text)
-            text = text.translate(_CHAR_MAP)
+            if self.foldable.search(text):
+                text = self.fold.sub(_fold_char, text)
             text = unicodedata.normalize("NFC", text)
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -172,6 +176,9 @@ class TextRules:
         return cut + "\u2026"
 
     def same_text(self, a: str, b: str) -> bool:
+        """``b`` merely repeats ``a`` (or the reverse), ignoring case and punctuation."""
+        if min(len(a), len(b)) < 0.7 * max(len(a), len(b)):
+            return False
         na = self.norm_words.sub(" ", a.lower()).strip()
         nb = self.norm_words.sub(" ", b.lower()).strip()
         if not na or not nb:
@@ -181,24 +188,29 @@ class TextRules:
 
     # ---- paragraph filters --------------------------------------------------------
     def is_caption(self, paragraph: str) -> bool:
-        if len(paragraph.split()) > SHORT_PARAGRAPH_WORDS:
+        if len(paragraph) > 12 * SHORT_PARAGRAPH_WORDS or len(paragraph.split()) > SHORT_PARAGRAPH_WORDS:
             return False
-        match = self.caption_credit.match(paragraph)
+        match = self.caption_credit.match(paragraph) if paragraph.endswith(")") else None
         if match and not match.group("caption").rstrip().endswith((".", "!", "?", ":")):
             return True
         return bool(self.caption_prefix.match(paragraph))
 
     def is_embed(self, paragraph: str) -> bool:
+        if "(@" not in paragraph and "pic.twitter.com" not in paragraph:
+            return False  # cheap guard: the regex below is the costly part of cleaning
         return bool(self.embed.search(paragraph))
 
     def is_boilerplate(self, paragraph: str) -> bool:
-        return len(paragraph.split()) <= 15 and bool(self.boilerplate.match(paragraph))
+        return len(paragraph) <= 200 and len(paragraph.split()) <= 15 and bool(self.boilerplate.match(paragraph))
 
     def tidy(self, paragraph: str) -> str:
         """Spacing before punctuation, a stray quote or period left at the end."""
-        paragraph = self.space_before_punct.sub(r"\1", paragraph)
-        paragraph = self.double_period.sub(r"\1", paragraph)
-        return self.stray_quote.sub('"', paragraph)
+        if " ," in paragraph or " ." in paragraph or " ;" in paragraph:  # guards keep the common case cheap
+            paragraph = self.space_before_punct.sub(r"\1", paragraph)
+            paragraph = self.double_period.sub(r"\1", paragraph)
+        if paragraph.endswith('"'):
+            paragraph = self.stray_quote.sub('"', paragraph)
+        return paragraph
 
     def clean_paragraphs(self, paragraphs: list[str]) -> list[str]:
         out = []
@@ -235,6 +247,10 @@ class TextRules:
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+
+
+def _fold_char(match: "re.Match[str]") -> str:
+    return match.group(0).translate(_CHAR_MAP)
 
 
 def _is_date(text: str) -> bool:

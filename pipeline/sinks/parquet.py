@@ -82,32 +82,52 @@ def _mkdirs(path: str) -> None:
         pass  # already there (mkdirs refuses existing folders)
 
 
-def write_parquet_file(output: str, dataset: str, partition: str, rows: Iterable[dict],
-                       row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
-    """Write ``rows`` as one Parquet file of ``dataset``/``partition`` under ``output``;
-    returns ``(final path, row count)``.  Memory is bounded by one row group."""
+def temp_folder(output: str, run_id: str) -> str:
+    """Where a run's files wait before they are renamed into their datasets (no reader glob
+    matches it: ``_temporary`` is outside every dataset folder)."""
+    return FileSystems.join(output, "_temporary", run_id)
+
+
+def write_temp_parquet(folder: str, dataset: str, rows: list[dict], row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, str, int]:
+    """Write ``rows`` to a new temporary Parquet file in ``folder``; returns
+    ``(temp path, content name, rows)``.  The content name depends only on the set of
+    row ids, so the same rows always get the same final name."""
     schema = dataset_schema(dataset)
-    folder = FileSystems.join(output, dataset, partition) if partition else FileSystems.join(output, dataset)
     _mkdirs(folder)
-    temp = FileSystems.join(folder, f".part-{uuid.uuid4().hex}.parquet.inprogress")
+    temp = FileSystems.join(folder, f"{dataset}-{uuid.uuid4().hex}.parquet.inprogress")
     digest = _SetDigest()
+    for row in rows:
+        digest.add(row_uid(dataset, row))
     try:
         with FileSystems.create(temp) as handle:
             writer = pq.ParquetWriter(handle, schema, compression="zstd")
-            chunk: list[dict] = []
-            for row in rows:
-                digest.add(row_uid(dataset, row))
-                chunk.append(row)
-                if len(chunk) >= row_group_rows:
-                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-                    chunk = []
-            if chunk or digest.count == 0:
-                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            for start in range(0, max(len(rows), 1), row_group_rows):
+                writer.write_table(pa.Table.from_pylist(rows[start:start + row_group_rows], schema=schema))
             writer.close()
-        final = FileSystems.join(folder, f"part-{digest.hexdigest()}.parquet")
-        FileSystems.rename([temp], [final])  # replaces a same-named file atomically (POSIX rename, GCS copy)
     except BaseException:
         if FileSystems.exists(temp):
             FileSystems.delete([temp])
         raise
-    return final, digest.count
+    return temp, f"part-{digest.hexdigest()}.parquet", digest.count
+
+
+def final_path(output: str, dataset: str, partition: str, name: str) -> str:
+    folder = FileSystems.join(output, dataset, partition) if partition else FileSystems.join(output, dataset)
+    return FileSystems.join(folder, name)
+
+
+def publish(temp: str, final: str) -> None:
+    """Move a finished temp file into its dataset folder (creating partition folders:
+    a rename into a missing folder must never fail silently)."""
+    _mkdirs(final.rsplit("/", 1)[0])
+    FileSystems.rename([temp], [final])  # replaces a same-named file atomically (POSIX rename, GCS copy)
+
+
+def write_parquet_file(output: str, dataset: str, partition: str, rows: Iterable[dict],
+                       row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
+    """Write ``rows`` as one Parquet file of ``dataset``/``partition`` under ``output``
+    (temp file, then atomic rename); returns ``(final path, row count)``."""
+    temp, name, count = write_temp_parquet(FileSystems.join(output, "_temporary", "direct"), dataset, list(rows), row_group_rows)
+    final = final_path(output, dataset, partition, name)
+    publish(temp, final)
+    return final, count

@@ -1,0 +1,135 @@
+"""Throughput and peak memory of newsbeam on scaled BBC corpora.
+
+    .venv/bin/python benchmarks/bench_pipeline.py --scales 1 10 [--format jsonl|text] [-- extra Beam flags]
+
+For each scale: (1) each stage as a plain-Python loop over the same records
+(read+decode, normalise, dedup keys, language, Parquet write), the floor a
+Beam pipeline can approach; (2) the real job, ``newsbeam run``, in a child
+process: wall time, articles/s and peak RSS.  Results are printed and saved to
+benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from corpus import DEFAULT_BBC, build  # noqa: E402
+
+
+def stage_loop(folder: Path, fmt: str, limit: int) -> dict:
+    """Per-stage cost on up to ``limit`` records, single process, no Beam."""
+    from pipeline.dedup.exact import exact_keys
+    from pipeline.normalize.article import Normalizer
+    from pipeline.sinks.parquet import write_parquet_file
+    from pipeline.sources.files import read_file_records
+    from pipeline.tagging.language import LanguageDetector, tag_language
+
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    records = []
+    for path in paths:
+        for item in read_file_records(str(path), lambda p: open(p, "rb")):
+            records.append(item)
+        if len(records) >= limit:
+            break
+    records = records[:limit]
+    timings["read"] = time.perf_counter() - t
+    normalizer = Normalizer()
+    now = datetime.now(timezone.utc)
+    t = time.perf_counter()
+    articles = [normalizer.normalize(r, now) for r in records]
+    timings["normalize"] = time.perf_counter() - t
+    t = time.perf_counter()
+    keys = [k for a in articles for k in exact_keys(a)]
+    timings["dedup_keys"] = time.perf_counter() - t
+    detector = LanguageDetector()
+    t = time.perf_counter()
+    articles = [tag_language(a, detector) for a in articles]
+    timings["language"] = time.perf_counter() - t
+    out = tempfile.mkdtemp(prefix="nb-bench-")
+    t = time.perf_counter()
+    write_parquet_file(out, "articles", "published_date=__HIVE_DEFAULT_PARTITION__", articles)
+    timings["parquet"] = time.perf_counter() - t
+    shutil.rmtree(out)
+    n = len(records)
+    total = sum(timings.values())
+    return {"records": n, "keys": len(keys), "seconds": timings, "per_article_us": {k: v / n * 1e6 for k, v in timings.items()},
+            "loop_articles_per_s": n / total}
+
+
+def run_job(folder: Path, extra: list[str]) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="nb-bench-out-"))
+    cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run", "--input", f"{folder}/**", "--output", str(out), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, file=sys.stderr)
+        raise SystemExit(f"newsbeam run failed ({proc.returncode})")
+    manifest = json.loads(next((out / "_manifests").glob("*.json")).read_text())
+    shutil.rmtree(out)
+    counters = manifest["counters"]
+    read = counters.get("records_read", 0)
+    return {
+        "command": " ".join(cmd[1:]),
+        "wall_seconds": round(wall, 2),
+        "pipeline_seconds": manifest["wall_seconds"],
+        "records_read": read,
+        "articles": counters.get("articles_written", 0),
+        "duplicates": counters.get("duplicates_written", 0),
+        "rejected": counters.get("rejected_written", 0),
+        "articles_per_s": round(read / wall, 1),
+        "peak_rss_mb": round(max(peak_kib, before) / 1024, 1),
+        "peak_rss_note": "max RSS of any child process so far (the job runs in one process unless multi_processing)",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--bbc", type=Path, default=DEFAULT_BBC)
+    parser.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+    parser.add_argument("--workdir", type=Path, default=HERE / "data")
+    parser.add_argument("--stage-limit", type=int, default=5000, help="records timed in the per-stage loop")
+    parser.add_argument("extra", nargs="*", help="extra flags for 'newsbeam run' (after --)")
+    args = parser.parse_args()
+    if not args.bbc.is_dir():
+        raise SystemExit(f"BBC corpus not found at {args.bbc}: the benchmark needs ../shared/corpora/bbc")
+    results = []
+    for scale in args.scales:
+        folder = build(args.bbc, scale, args.workdir, args.format)
+        stages = stage_loop(folder, args.format, args.stage_limit)
+        job = run_job(folder, args.extra)
+        row = {"scale": scale, "format": args.format, "extra": args.extra, "stages": stages, "job": job, "cpus": os.cpu_count()}
+        results.append(row)
+        per = ", ".join(f"{k} {v:.0f}" for k, v in stages["per_article_us"].items())
+        print(f"x{scale} ({args.format}): {job['records_read']:,} records -> {job['articles']:,} articles, "
+              f"{job['duplicates']:,} duplicates, {job['rejected']:,} rejected")
+        print(f"  end to end: {job['wall_seconds']} s wall, {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB")
+        print(f"  plain-Python stage loop: {stages['loop_articles_per_s']:,.0f} articles/s; us/article: {per}")
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (results_dir / f"pipeline-{stamp}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

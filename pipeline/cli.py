@@ -53,9 +53,17 @@ def _query(argv: Sequence[str]) -> int:
     return 0
 
 
+class _QuietImportNoise(logging.Filter):
+    """Beam warns at import that the (optional) GCP client libraries are missing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().addFilter(_QuietImportNoise())
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2

@@ -144,3 +144,14 @@ def test_cli_run_prints_summary(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "records read" in printed and "articles written           2" in printed and "[ok]" in printed
     assert main(["run", "--output", str(out)]) == 2
+
+
+def test_small_files_every_row_readable(tmp_path):
+    """--rows-per-file splits partitions into several files; each row is readable exactly once."""
+    out = tmp_path / "out"
+    summary = run_job(["--input", str(EXAMPLES / "*"), "--output", str(out), "--rows-per-file", "1"])
+    files = list((out / "articles").rglob("*.parquet"))
+    con = _con(out)
+    assert len(files) == summary.written("articles") == summary.counters["files_written/articles"]
+    assert con.execute("SELECT count(DISTINCT article_id), count(*) FROM articles").fetchone() == (len(files), len(files))
+    assert not (out / "_temporary").exists()

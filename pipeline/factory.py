@@ -19,7 +19,9 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     """Apply the newsbeam job to ``pipeline``; returns the PCollection of published files."""
     read = pipeline | "ReadArticleFiles" >> ReadArticleFiles(options.input or [], options.input_format)
     normalized = read["records"] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
-    deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles()
+    deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
+        options.output, None if options.no_near_dedup else options.minhash_config()
+    )
     articles = deduplicated["articles"]
     if not options.no_tagging:
         articles = articles | "TagArticles" >> TagArticles()
@@ -28,6 +30,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         "articles": articles,
         "duplicates": deduplicated["duplicates"],
         "rejected": rejected,
+        "index_keys": deduplicated["index_keys"],
+        "index_signatures": deduplicated["index_signatures"],
     } | "WriteArticles" >> WriteArticles(
         options.output, options.rows_per_file, options.max_payload_bytes, run_id=run_id
     )

@@ -48,8 +48,14 @@ class RunSummary:
         return {k[len(prefix):]: v for k, v in sorted(self.counters.items()) if k.startswith(prefix)}
 
     @property
+    def already_written(self) -> int:
+        return self.counters.get(metrics.ALREADY_WRITTEN, 0)
+
+    @property
     def balanced(self) -> bool:
-        return self.records_read == self.written("articles") + self.written("duplicates") + self.written("rejected")
+        return self.records_read == (
+            self.written("articles") + self.written("duplicates") + self.written("rejected") + self.already_written
+        )
 
     def render(self) -> str:
         a, d, r = self.written("articles"), self.written("duplicates"), self.written("rejected")
@@ -59,12 +65,16 @@ class RunSummary:
             f"  records read       {self.records_read:>9,}   ({rate:,.0f} records/s)",
             f"  articles written   {a:>9,}",
             f"  duplicates         {d:>9,}" + "".join(f"   {k}: {v:,}" for k, v in self.by_prefix("duplicates/").items()),
+            f"  already in output  {self.already_written:>9,}   (read before by an earlier run: no new row)",
             f"  rejected           {r:>9,}",
         ]
         for reason, count in self.by_prefix("rejected/").items():
             lines.append(f"    {reason:<28} {count:>6,}")
         mark = "ok" if self.balanced else "MISMATCH"
-        lines.append(f"  check: {self.records_read:,} read = {a:,} articles + {d:,} duplicates + {r:,} rejected  [{mark}]")
+        lines.append(
+            f"  check: {self.records_read:,} read = {a:,} articles + {d:,} duplicates + {r:,} rejected"
+            f" + {self.already_written:,} already in output  [{mark}]"
+        )
         lines.append(f"  output: {self.output}")
         if self.manifest:
             lines.append(f"  manifest: {self.manifest}")

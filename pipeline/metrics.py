@@ -7,3 +7,4 @@ WRITTEN = "{dataset}_written"  # articles_written, duplicates_written, rejected_
 REJECTED_BY_REASON = "rejected/{stage}/{reason}"
 DUPLICATES_BY_KIND = "duplicates/{kind}"
 FILES_WRITTEN = "files_written/{dataset}"
+ALREADY_WRITTEN = "already_written"  # records an earlier run already wrote (re-reads): no new row

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.dedup.minhash import MinHashConfig
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks import DEFAULT_ROWS_PER_FILE
 from pipeline.sources.files import FORMATS
@@ -34,7 +35,34 @@ class NewsbeamOptions(PipelineOptions):
             "--max-payload-bytes", "--max_payload_bytes", dest="max_payload_bytes", type=int, default=DEFAULT_MAX_PAYLOAD_BYTES,
             help="Raw payload kept per rejected record (default 64 KiB).",
         )
+        defaults = MinHashConfig()
+        parser.add_argument(
+            "--no-near-dedup", "--no_near_dedup", dest="no_near_dedup", action="store_true", default=False,
+            help="Exact deduplication only (no MinHash).",
+        )
+        parser.add_argument("--shingle-size", "--shingle_size", dest="shingle_size", type=int, default=defaults.shingle,
+                            help=f"Words per shingle (default {defaults.shingle}).")
+        parser.add_argument("--minhash-bands", "--minhash_bands", dest="minhash_bands", type=int, default=defaults.bands,
+                            help=f"LSH bands (default {defaults.bands}).")
+        parser.add_argument("--minhash-rows", "--minhash_rows", dest="minhash_rows", type=int, default=defaults.rows,
+                            help=f"Rows per band; permutations = bands x rows (default {defaults.rows}).")
+        parser.add_argument("--near-threshold", "--near_threshold", dest="near_threshold", type=float, default=defaults.threshold,
+                            help=f"Estimated Jaccard at which a candidate is a near duplicate (default {defaults.threshold}).")
+        parser.add_argument("--near-min-words", "--near_min_words", dest="near_min_words", type=int, default=defaults.min_words,
+                            help=f"Shorter texts are only exact-deduplicated (default {defaults.min_words}).")
+        parser.add_argument("--near-max-bucket", "--near_max_bucket", dest="near_max_bucket", type=int, default=defaults.max_bucket,
+                            help=f"Band buckets with more records are skipped as boilerplate (default {defaults.max_bucket}).")
         parser.add_argument(
             "--no-tagging", "--no_tagging", dest="no_tagging", action="store_true", default=False,
             help="Skip tagging (language detection).",
+        )
+
+    def minhash_config(self) -> MinHashConfig:
+        return MinHashConfig(
+            shingle=self.shingle_size,
+            bands=self.minhash_bands,
+            rows=self.minhash_rows,
+            threshold=self.near_threshold,
+            min_words=self.near_min_words,
+            max_bucket=self.near_max_bucket,
         )

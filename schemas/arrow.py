@@ -10,7 +10,7 @@ from functools import lru_cache
 import pyarrow as pa
 from pydantic import BaseModel
 
-from schemas.models import DATASETS, SCHEMA_VERSION
+from schemas.models import DATASETS, INDEX_DATASETS, SCHEMA_VERSION
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),
@@ -71,4 +71,4 @@ def schema_for(model: type[BaseModel]) -> pa.Schema:
 
 
 def dataset_schema(dataset: str) -> pa.Schema:
-    return schema_for(DATASETS[dataset])
+    return schema_for(DATASETS.get(dataset) or INDEX_DATASETS[dataset])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas.models import DATASETS
+from schemas.models import DATASETS, INDEX_DATASETS
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
@@ -14,7 +14,7 @@ def rendered() -> dict[str, str]:
     """File name -> JSON text of every dataset's schema."""
     return {
         f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
-        for name, model in DATASETS.items()
+        for name, model in {**DATASETS, **INDEX_DATASETS}.items()
     }
 
 

@@ -70,8 +70,10 @@ class DuplicateRecord(_Record):
     article_id: str = Field(description="The duplicate's own article id.")
     duplicate_of: str = Field(description="article_id of the kept article.")
     kind: DuplicateKind
-    matched_on: str = Field(description="Which key matched: 'url', 'text', 'guid' (exact) or 'minhash' (near).")
-    similarity: Optional[float] = Field(None, description="Jaccard similarity for near duplicates; 1.0 for exact.")
+    matched_on: str = Field(
+        description="Which key linked it: 'url', 'guid', 'text', 'id' (the same record read twice) for exact; 'minhash' for near."
+    )
+    similarity: Optional[float] = Field(None, description="Estimated Jaccard similarity of the link for near duplicates; 1.0 for exact.")
     cluster_id: Optional[str] = None
     title: str
     url: Optional[str] = None
@@ -105,8 +107,31 @@ class RejectedRecord(_Record):
     _utc_rejected = field_validator("rejected_at")(_require_utc)
 
 
+class IndexKey(_Record):
+    """One dedup key of a written record (``_index/keys``): what later runs join against."""
+
+    key: str = Field(description="'t:' content hash, 'u:' canonical URL, 'g:' guid, or 'bNN' + MinHash band bytes.")
+    uid: str = Field(description="Record uid of the written record (article_id, input and position hashed).")
+    root_uid: str = Field(description="Record uid of the kept article of its cluster.")
+    root_article_id: str
+    root_ts: Optional[float] = Field(None, description="published_at of the kept article, epoch seconds.")
+    root_order: str = Field(description="Input order key of the kept article (its tie-break).")
+
+
+class IndexSignature(_Record):
+    """The MinHash signature of a written record (``_index/signatures``), to verify later candidates."""
+
+    uid: str
+    signature: bytes = Field(description="uint32 little-endian MinHash values.")
+
+
 DATASETS: dict[str, type[_Record]] = {
     "articles": Article,
     "duplicates": DuplicateRecord,
     "rejected": RejectedRecord,
+}
+# Internal datasets under OUTPUT/_index/, read back by later runs.
+INDEX_DATASETS: dict[str, type[_Record]] = {
+    "index_keys": IndexKey,
+    "index_signatures": IndexSignature,
 }

@@ -29,8 +29,8 @@ def _inputs(root: Path) -> Path:
     (bad / "nohead.csv").write_bytes(b"Some headline,Some body,http://x.example/a\n")
     (bad / "nav.html").write_bytes(b"<html><body><nav><a href='/'>Home</a></nav></body></html>")
     (bad / "page.rss").write_bytes(b"<html><body><p>not a feed</p></body></html>")
-    # An exact copy of seed 000 under another name: a duplicate, not a second article.
-    (bad / "copy-of-000.txt").write_bytes(next(SEEDS.glob("000_*.txt")).read_bytes())
+    # An exact copy of seed 000 under a name that sorts after it: a duplicate, not a second article.
+    (src / "zz-copy-of-000.txt").write_bytes(next(SEEDS.glob("000_*.txt")).read_bytes())
     return src
 
 
@@ -92,7 +92,7 @@ def test_duplicates_point_at_kept_articles(run):
     con = _con(out)
     rows = con.execute("SELECT d.input_uri, d.kind, d.matched_on, a.input_uri FROM duplicates d JOIN articles a ON a.article_id = d.duplicate_of").fetchall()
     assert len(rows) == 3
-    copy = next(r for r in rows if r[0].endswith("copy-of-000.txt"))
+    copy = next(r for r in rows if r[0].endswith("zz-copy-of-000.txt"))
     assert copy[1:3] == ("exact", "text") and copy[3].endswith("000_d1e59c92c5326c01.txt")
     kept = con.execute("SELECT duplicate_count, cluster_id = article_id FROM articles WHERE input_uri LIKE '%/000_d1e59c92c5326c01.txt'").fetchone()
     assert kept == (1, True)
@@ -102,8 +102,10 @@ def test_files_are_complete_zstd_and_match_the_contract(run):
     _, out, _ = run
     files = list(out.rglob("*.parquet"))
     assert files and not list(out.rglob("*.inprogress"))
+    folders = {"articles": "articles", "duplicates": "duplicates", "rejected": "rejected", "keys": "index_keys", "signatures": "index_signatures"}
     for f in files:
-        dataset = f.relative_to(out).parts[0]
+        parts = f.relative_to(out).parts
+        dataset = folders[parts[1] if parts[0] == "_index" else parts[0]]
         meta = pq.ParquetFile(f)
         assert meta.schema_arrow.remove_metadata() == dataset_schema(dataset).remove_metadata()
         assert meta.schema_arrow.metadata[b"newsbeam.schema_version"] == b"1"
@@ -118,17 +120,18 @@ def test_manifest_written(run):
     assert '"records_read"' in text and '"apache-beam"' in text
 
 
-def test_rerun_adds_no_duplicate_rows(run, tmp_path):
+def test_rerun_adds_no_rows_and_reports_everything_as_already_written(run, tmp_path):
     src, out, first = run
-    before = sorted(p.relative_to(out) for p in out.rglob("*.parquet"))
+    before = sorted(p.relative_to(out) for p in out.rglob("*.parquet") if p.parts[len(out.parts)] != "rejected")
     again = run_job(["--input", f"{src}/**", "--output", str(out)])
-    after = sorted(p.relative_to(out) for p in out.rglob("*.parquet"))
+    after = sorted(p.relative_to(out) for p in out.rglob("*.parquet") if p.parts[len(out.parts)] != "rejected")
     con = _con(out)
     assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchone() == (12, 12)
     assert con.execute("SELECT count(*) FROM duplicates").fetchone()[0] == 3
-    assert again.written("articles") == first.written("articles")
-    # Only the rejected file differs (this run had no unmatched glob); articles and duplicates were replaced in place.
-    assert [p for p in after if p.parts[0] != "rejected"] == [p for p in before if p.parts[0] != "rejected"]
+    assert again.written("articles") == again.written("duplicates") == 0
+    assert again.already_written == first.written("articles") + first.written("duplicates")
+    assert again.balanced
+    assert after == before  # no new article, duplicate or index file
 
 
 def test_cli_query(run, capsys):

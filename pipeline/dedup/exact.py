@@ -1,11 +1,12 @@
-"""Exact deduplication as plain functions.
+"""Deduplication as plain functions: ranks, keys, clusters, decisions.
 
-Two records are exact duplicates when they share a key: canonical URL, feed
-guid, or the hash of their case- and whitespace-insensitive text.  Shared keys
-link records into clusters (connected components, so A~B by URL and B~C by
-text puts A, B and C together).  Each cluster keeps its lowest-ranked member:
-earliest ``published_at`` (unknown dates last), then the smallest
-``article_id`` -- deterministic on every run and runner.
+Records are linked when they share an exact key (canonical URL, feed guid,
+content hash) or, for near duplicates, when MinHash finds them similar.  Links
+make clusters (connected components).  Each cluster keeps its lowest-ranked
+record; a record already written by an earlier run always outranks new ones
+(first seen wins: files are never rewritten).  Within a run the rank is the
+earliest ``published_at`` (unknown dates last), then input order (the input's
+last two path segments and the record's position), then ``article_id``.
 """
 
 from __future__ import annotations
@@ -14,55 +15,80 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
-# Rank of a record: (published epoch seconds or +inf, article_id, record uid).
-Rank = tuple[float, str, str]
-# Matched-on labels in order of preference when a record matches on several keys.
-KEY_PRIORITY = ("id", "guid", "url", "text")
+from pipeline.normalize.article import input_name
+
+# A node of the dedup graph: (0 written before | 1 new, published epoch or inf,
+# input order, article_id, record uid).  Tuples compare in that order.
+Node = tuple[int, float, str, str, str]
+EXISTING, NEW = 0, 1
+INF = float("inf")
+# Labels in order of preference when a record is linked by several keys.
+KEY_PRIORITY = ("id", "guid", "url", "text", "minhash")
+KEY_PREFIXES = {"t": "text", "u": "url", "g": "guid"}
 
 
 def record_uid(article: dict) -> str:
-    """Identity of one input record (two records may carry the same ``article_id`` when the
+    """Identity of one input record (two records carry the same ``article_id`` when the
     very same article is read twice, e.g. the same file in two folders)."""
     key = f"{article['article_id']}|{article['input_uri']}|{article.get('position')}"
     return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def rank_of(article: dict) -> Rank:
+def order_key(article: dict) -> str:
+    return f"{input_name(article['input_uri'])}#{article.get('position') or 0:010d}"
+
+
+def node_of(article: dict) -> Node:
     published: Optional[datetime] = article.get("published_at")
-    return (published.timestamp() if published else float("inf"), article["article_id"], record_uid(article))
+    return (NEW, published.timestamp() if published else INF, order_key(article), article["article_id"], record_uid(article))
 
 
-def exact_keys(article: dict) -> Iterator[tuple[str, Rank]]:
-    """``(key, rank)`` for every exact key of ``article``."""
-    rank = rank_of(article)
-    yield f"text:{article['content_hash']}", rank
+def exact_keys(article: dict) -> list[str]:
+    keys = [f"t:{article['content_hash']}"]
     if article.get("canonical_url"):
-        yield f"url:{article['canonical_url']}", rank
+        keys.append(f"u:{article['canonical_url']}")
     if article.get("guid"):
-        yield f"guid:{article['guid']}", rank
+        keys.append(f"g:{article['guid']}")
+    return keys
 
 
-def star_edges(key: str, members: Iterable[Rank]) -> Iterator[tuple[Rank, Rank, str]]:
-    """Edges ``(rank, head rank, label)`` from every member of one key group to its
-    lowest-ranked member (only for groups of two or more distinct records)."""
-    distinct = sorted(set(members))
-    if len(distinct) < 2:
-        return
-    head = distinct[0]
-    label = key.split(":", 1)[0]
-    for rank in distinct[1:]:
-        yield rank, head, label
+def key_label(key: str) -> str:
+    return KEY_PREFIXES.get(key[0], "minhash")
+
+
+# A member of a key group: (node, record uid).  New records are their own node;
+# records written before appear as the node of their cluster's kept article.
+Member = tuple[Node, str]
+
+
+def exact_group(key: str, members: Iterable[Member]) -> tuple[list[tuple[Node, Node, str, float]], list[tuple[str, str]]]:
+    """Edges from every new member to the group's lowest node, and ``(uid, root article_id)``
+    for new records that were already written (same uid in the index)."""
+    members = list(members)
+    if not any(node[0] == NEW for node, _ in members):
+        return [], []
+    head = min(node for node, _ in members)
+    written = {uid: node for node, uid in members if node[0] == EXISTING}
+    label = key_label(key)
+    edges, seen = [], []
+    for node, uid in sorted(set(members)):
+        if node[0] != NEW:
+            continue
+        if uid in written:
+            seen.append((uid, written[uid][3]))
+        elif node != head:
+            edges.append((node, head, label, 1.0))
+    return edges, seen
 
 
 class UnionFind:
-    """Disjoint sets of records (keyed by their rank, which holds the record uid) whose
-    root is always the lowest-ranked member."""
+    """Disjoint sets of nodes whose root is always the lowest node."""
 
     def __init__(self) -> None:
-        self.parent: dict[Rank, Rank] = {}
-        self.label: dict[Rank, str] = {}
+        self.parent: dict[Node, Node] = {}
+        self.link: dict[Node, tuple[str, float]] = {}
 
-    def find(self, node: Rank) -> Rank:
+    def find(self, node: Node) -> Node:
         root = node
         while self.parent[root] != root:
             root = self.parent[root]
@@ -70,44 +96,50 @@ class UnionFind:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: Rank, b: Rank, label: Optional[str] = None) -> None:
+    def union(self, a: Node, b: Node, label: Optional[str] = None, similarity: float = 1.0) -> None:
         for node in (a, b):
             self.parent.setdefault(node, node)
         if label is not None:
-            self._set_label(a, label)
+            self._set_link(a, (label, similarity))
         ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if ra < rb:
-            self.parent[rb] = ra
-        else:
-            self.parent[ra] = rb
+        if ra != rb:
+            if ra < rb:
+                self.parent[rb] = ra
+            else:
+                self.parent[ra] = rb
+
+    def _set_link(self, node: Node, link: tuple[str, float]) -> None:
+        old = self.link.get(node)
+        if old is None or (KEY_PRIORITY.index(link[0]), -link[1]) < (KEY_PRIORITY.index(old[0]), -old[1]):
+            self.link[node] = link
 
     def merge(self, other: "UnionFind") -> None:
         for node, parent in other.parent.items():
             self.union(node, parent)
-        for node, label in other.label.items():
-            self._set_label(node, label)
-
-    def _set_label(self, node: Rank, label: str) -> None:
-        old = self.label.get(node)
-        if old is None or KEY_PRIORITY.index(label) < KEY_PRIORITY.index(old):
-            self.label[node] = label
+        for node, link in other.link.items():
+            self._set_link(node, link)
 
     def components(self) -> Iterator[tuple[str, "Component"]]:
-        """``(record uid, Component)`` for every record in a cluster."""
+        """``(record uid, Component)`` for every new record in a cluster."""
         roots = {node: self.find(node) for node in self.parent}
-        sizes: dict[Rank, int] = {}
+        sizes: dict[Node, int] = {}
         for root in roots.values():
             sizes[root] = sizes.get(root, 0) + 1
         for node in sorted(roots):
+            if node[0] != NEW:
+                continue
             root = roots[node]
-            label = None if node == root else ("id" if node[1] == root[1] else self.label.get(node, "text"))
-            yield node[2], (root[2], root[1], label, sizes[root])
+            if node == root:
+                yield node[4], (root, None, 1.0, sizes[root])
+            else:
+                label, similarity = self.link.get(node, ("text", 1.0))
+                if label != "minhash" and node[3] == root[3]:
+                    label = "id"
+                yield node[4], (root, label, similarity, sizes[root])
 
 
-# (root record uid, root article_id, matched_on or None for the root, cluster size)
-Component = tuple[str, str, Optional[str], int]
+# (root node, matched_on or None for the root itself, similarity of the link, cluster size)
+Component = tuple[Node, Optional[str], float, int]
 
 
 def duplicate_row(article: dict, *, duplicate_of: str, kind: str, matched_on: str, cluster_id: str,
@@ -132,12 +164,41 @@ def duplicate_row(article: dict, *, duplicate_of: str, kind: str, matched_on: st
     }
 
 
-def resolve(article: dict, component: Optional[Component]) -> tuple[str, dict]:
-    """``("article", row)`` when ``article`` is kept, ``("duplicate", row)`` otherwise.
-    ``component`` is its union-find result (``None``: it shares no key with another record)."""
+def resolve(article: dict, component: Optional[Component]) -> tuple[str, dict, Node]:
+    """``("article", row, root)`` when ``article`` is kept, ``("duplicate", row, root)``
+    otherwise.  ``component`` is its union-find result (``None``: linked to nothing)."""
     if component is None:
-        return "article", article
-    root_uid, root_id, matched_on, size = component
-    if root_uid == record_uid(article):
-        return "article", {**article, "cluster_id": article["article_id"], "duplicate_count": size - 1}
-    return "duplicate", duplicate_row(article, duplicate_of=root_id, kind="exact", matched_on=matched_on or "text", cluster_id=root_id)
+        return "article", article, node_of(article)
+    root, matched_on, similarity, size = component
+    if root[4] == record_uid(article):
+        return "article", {**article, "cluster_id": article["article_id"], "duplicate_count": size - 1}, root
+    near = matched_on == "minhash"
+    row = duplicate_row(
+        article,
+        duplicate_of=root[3],
+        kind="near" if near else "exact",
+        matched_on=matched_on or "text",
+        cluster_id=root[3],
+        similarity=round(similarity, 4) if near else 1.0,
+    )
+    return "duplicate", row, root
+
+
+def index_rows(keys: Iterable[str], uid: str, root: Node) -> Iterator[dict]:
+    """``IndexKey`` rows for one written record."""
+    for key in keys:
+        yield {
+            "key": key,
+            "uid": uid,
+            "root_uid": root[4],
+            "root_article_id": root[3],
+            "root_ts": None if root[1] == INF else root[1],
+            "root_order": root[2],
+        }
+
+
+def existing_member(row: dict) -> tuple[str, Member]:
+    """An ``IndexKey`` row as ``(key, member)`` of a key group."""
+    ts = row["root_ts"]
+    node: Node = (EXISTING, INF if ts is None else ts, row["root_order"], row["root_article_id"], row["root_uid"])
+    return row["key"], (node, row["uid"])

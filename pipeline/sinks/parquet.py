@@ -44,6 +44,16 @@ PARTITIONERS: dict[str, Callable[[dict], str]] = {
     "articles": article_partition,
     "duplicates": article_partition,
     "rejected": no_partition,
+    "index_keys": no_partition,
+    "index_signatures": no_partition,
+}
+# Folder of each dataset under the output root.
+DATASET_FOLDERS = {
+    "articles": "articles",
+    "duplicates": "duplicates",
+    "rejected": "rejected",
+    "index_keys": "_index/keys",
+    "index_signatures": "_index/signatures",
 }
 
 
@@ -53,6 +63,10 @@ def row_uid(dataset: str, row: dict) -> str:
         return f"{row['article_id']}|{row['duplicate_of']}|{row['input_uri']}|{row.get('position')}"
     if dataset == "articles":
         return row["article_id"]
+    if dataset == "index_keys":
+        return f"{row['key']}|{row['uid']}"
+    if dataset == "index_signatures":
+        return row["uid"]
     return row[ID_FIELDS[dataset]]
 
 
@@ -112,7 +126,9 @@ def write_temp_parquet(folder: str, dataset: str, rows: list[dict], row_group_ro
 
 
 def final_path(output: str, dataset: str, partition: str, name: str) -> str:
-    folder = FileSystems.join(output, dataset, partition) if partition else FileSystems.join(output, dataset)
+    folder = FileSystems.join(output, *DATASET_FOLDERS[dataset].split("/"))
+    if partition:
+        folder = FileSystems.join(folder, partition)
     return FileSystems.join(folder, name)
 
 

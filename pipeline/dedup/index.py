@@ -1,0 +1,90 @@
+"""Reading the key index that earlier runs wrote under ``OUTPUT/_index/`` (at run time,
+never at pipeline-construction time)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.dedup.exact import existing_member
+
+INDEX_FOLDERS = {"index_keys": "_index/keys", "index_signatures": "_index/signatures"}
+EXACT, BANDS = "exact", "bands"
+
+
+def index_pattern(output: str, dataset: str) -> str:
+    return FileSystems.join(output, INDEX_FOLDERS[dataset], "*.parquet")
+
+
+class ListFilesFn(beam.DoFn):
+    """A glob -> the files it matches now (none is fine: a first run has no index)."""
+
+    def process(self, pattern: str):
+        try:
+            results = FileSystems.match([pattern])
+        except Exception:  # noqa: BLE001 - a missing index folder matches nothing
+            return
+        yield from sorted(m.path for r in results for m in r.metadata_list)
+
+
+class ReadIndexKeysFn(beam.DoFn):
+    def process(self, path: str):
+        with FileSystems.open(path) as handle:
+            table = pq.read_table(handle)
+        for row in table.to_pylist():
+            key, member = existing_member(row)
+            if key[0] == "b":
+                yield beam.pvalue.TaggedOutput(BANDS, (key, member))
+            else:
+                yield key, member
+
+
+class ReadIndexSignaturesFn(beam.DoFn):
+    """Only the signatures that this run's candidates need (a side input of uids)."""
+
+    def process(self, path: str, needed):
+        wanted = set(needed)
+        if not wanted:
+            return
+        with FileSystems.open(path) as handle:
+            table = pq.read_table(handle)
+        for uid, signature in zip(table.column("uid").to_pylist(), table.column("signature").to_pylist()):
+            if uid in wanted:
+                yield uid, signature
+
+
+class ReadIndexKeys(beam.PTransform):
+    """``{"exact": (key, member), "bands": (key, member)}`` of every record written before."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self._output = output
+
+    def expand(self, pbegin):
+        read = (
+            pbegin
+            | "IndexKeyPattern" >> beam.Create([index_pattern(self._output, "index_keys")])
+            | "ListIndexKeyFiles" >> beam.ParDo(ListFilesFn())
+            | "SpreadIndexKeyFiles" >> beam.Reshuffle()
+            | "ReadIndexKeyFiles" >> beam.ParDo(ReadIndexKeysFn()).with_outputs(BANDS, main=EXACT)
+        )
+        return {EXACT: read[EXACT], BANDS: read[BANDS]}
+
+
+class ReadIndexSignatures(beam.PTransform):
+    """``(uid, signature)`` of the written records named in ``needed`` (a PCollection of uids)."""
+
+    def __init__(self, output: str, needed):
+        super().__init__()
+        self._output = output
+        self._needed = needed
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "IndexSignaturePattern" >> beam.Create([index_pattern(self._output, "index_signatures")])
+            | "ListIndexSignatureFiles" >> beam.ParDo(ListFilesFn())
+            | "SpreadIndexSignatureFiles" >> beam.Reshuffle()
+            | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn(), beam.pvalue.AsList(self._needed))
+        )

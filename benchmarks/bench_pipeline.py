@@ -34,6 +34,7 @@ from corpus import DEFAULT_BBC, build  # noqa: E402
 def stage_loop(folder: Path, fmt: str, limit: int) -> dict:
     """Per-stage cost on up to ``limit`` records, single process, no Beam."""
     from pipeline.dedup.exact import exact_keys
+    from pipeline.dedup.minhash import MinHasher
     from pipeline.normalize.article import Normalizer
     from pipeline.sinks.parquet import write_parquet_file
     from pipeline.sources.files import read_file_records
@@ -58,6 +59,13 @@ def stage_loop(folder: Path, fmt: str, limit: int) -> dict:
     t = time.perf_counter()
     keys = [k for a in articles for k in exact_keys(a)]
     timings["dedup_keys"] = time.perf_counter() - t
+    hasher = MinHasher()
+    t = time.perf_counter()
+    for a in articles:
+        signature = hasher.signature(a["text"])
+        if signature is not None:
+            hasher.band_keys(signature)
+    timings["minhash"] = time.perf_counter() - t
     detector = LanguageDetector()
     t = time.perf_counter()
     articles = [tag_language(a, detector) for a in articles]

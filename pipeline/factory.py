@@ -30,8 +30,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         "articles": articles,
         "duplicates": deduplicated["duplicates"],
         "rejected": rejected,
-        "index_keys": deduplicated["index_keys"],
-        "index_signatures": deduplicated["index_signatures"],
+        "index": deduplicated["index"],
     } | "WriteArticles" >> WriteArticles(
         options.output, options.rows_per_file, options.max_payload_bytes, run_id=run_id
     )

@@ -107,22 +107,16 @@ class RejectedRecord(_Record):
     _utc_rejected = field_validator("rejected_at")(_require_utc)
 
 
-class IndexKey(_Record):
-    """One dedup key of a written record (``_index/keys``): what later runs join against."""
+class IndexRecord(_Record):
+    """One written record in the dedup index (``_index/records``): what later runs join against."""
 
-    key: str = Field(description="'t:' content hash, 'u:' canonical URL, 'g:' guid, or 'bNN' + MinHash band bytes.")
-    uid: str = Field(description="Record uid of the written record (article_id, input and position hashed).")
+    uid: str = Field(description="Record uid (article_id, input and position hashed).")
     root_uid: str = Field(description="Record uid of the kept article of its cluster.")
     root_article_id: str
     root_ts: Optional[float] = Field(None, description="published_at of the kept article, epoch seconds.")
     root_order: str = Field(description="Input order key of the kept article (its tie-break).")
-
-
-class IndexSignature(_Record):
-    """The MinHash signature of a written record (``_index/signatures``), to verify later candidates."""
-
-    uid: str
-    signature: bytes = Field(description="uint32 little-endian MinHash values.")
+    keys: list[str] = Field(description="Exact keys ('t:' content hash, 'u:' canonical URL, 'g:' guid) and MinHash band keys ('bNN…').")
+    signature: Optional[bytes] = Field(None, description="MinHash signature, uint32 little-endian; null for texts too short for near dedup.")
 
 
 DATASETS: dict[str, type[_Record]] = {
@@ -131,7 +125,4 @@ DATASETS: dict[str, type[_Record]] = {
     "rejected": RejectedRecord,
 }
 # Internal datasets under OUTPUT/_index/, read back by later runs.
-INDEX_DATASETS: dict[str, type[_Record]] = {
-    "index_keys": IndexKey,
-    "index_signatures": IndexSignature,
-}
+INDEX_DATASETS: dict[str, type[_Record]] = {"index": IndexRecord}

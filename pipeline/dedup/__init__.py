@@ -27,7 +27,7 @@ from pipeline.dedup.exact import (
     UnionFind,
     exact_group,
     exact_keys,
-    index_rows,
+    index_row,
     node_of,
     record_uid,
     resolve,
@@ -37,8 +37,7 @@ from pipeline.dedup.minhash import MinHashConfig, MinHasher
 from pipeline.dedup.near import band_group, verify
 
 DUPLICATES = "duplicates"
-INDEX_KEYS = "index_keys"
-INDEX_SIGNATURES = "index_signatures"
+INDEX = "index"
 EXACT, BANDS, SIGS, SEEN = "exact", "bands", "sigs", "seen"
 MINHASH_FIELD = "_minhash"  # transient: the signature travels with the article to the index rows
 
@@ -208,9 +207,7 @@ class ResolveDuplicatesFn(beam.DoFn):
         keys = exact_keys(article)
         if signature is not None and self._hasher is not None:
             keys += self._hasher.band_keys(np.frombuffer(signature, dtype="<u4"))
-            yield beam.pvalue.TaggedOutput(INDEX_SIGNATURES, {"uid": uid, "signature": signature})
-        for index_row in index_rows(keys, uid, root):
-            yield beam.pvalue.TaggedOutput(INDEX_KEYS, index_row)
+        yield beam.pvalue.TaggedOutput(INDEX, index_row(keys, uid, root, signature))
         if kind == "article":
             yield row
         else:
@@ -219,7 +216,7 @@ class ResolveDuplicatesFn(beam.DoFn):
 
 
 class DeduplicateArticles(beam.PTransform):
-    """Articles -> ``{"articles", "duplicates", "index_keys", "index_signatures"}``.
+    """Articles -> ``{"articles", "duplicates", "index"}``.
 
     ``output``: dedup also against the index earlier runs wrote there (``None``: within
     the run only).  ``near``: the MinHash configuration (``None``: exact only)."""
@@ -278,10 +275,5 @@ class DeduplicateArticles(beam.PTransform):
         )
         resolved = prepared.articles | "ResolveDuplicates" >> beam.ParDo(
             ResolveDuplicatesFn(self._near), beam.pvalue.AsDict(components), beam.pvalue.AsDict(exact[SEEN])
-        ).with_outputs(DUPLICATES, INDEX_KEYS, INDEX_SIGNATURES, main="articles")
-        return {
-            "articles": resolved.articles,
-            DUPLICATES: resolved[DUPLICATES],
-            INDEX_KEYS: resolved[INDEX_KEYS],
-            INDEX_SIGNATURES: resolved[INDEX_SIGNATURES],
-        }
+        ).with_outputs(DUPLICATES, INDEX, main="articles")
+        return {"articles": resolved.articles, DUPLICATES: resolved[DUPLICATES], INDEX: resolved[INDEX]}

@@ -184,21 +184,21 @@ def resolve(article: dict, component: Optional[Component]) -> tuple[str, dict, N
     return "duplicate", row, root
 
 
-def index_rows(keys: Iterable[str], uid: str, root: Node) -> Iterator[dict]:
-    """``IndexKey`` rows for one written record."""
-    for key in keys:
-        yield {
-            "key": key,
-            "uid": uid,
-            "root_uid": root[4],
-            "root_article_id": root[3],
-            "root_ts": None if root[1] == INF else root[1],
-            "root_order": root[2],
-        }
+def index_row(keys: list[str], uid: str, root: Node, signature: Optional[bytes]) -> dict:
+    """The ``IndexRecord`` of one written record."""
+    return {
+        "uid": uid,
+        "root_uid": root[4],
+        "root_article_id": root[3],
+        "root_ts": None if root[1] == INF else root[1],
+        "root_order": root[2],
+        "keys": keys,
+        "signature": signature,
+    }
 
 
-def existing_member(row: dict) -> tuple[str, Member]:
-    """An ``IndexKey`` row as ``(key, member)`` of a key group."""
+def existing_member(row: dict) -> Member:
+    """An ``IndexRecord`` as a member of its key groups: the node of its cluster's kept article."""
     ts = row["root_ts"]
     node: Node = (EXISTING, INF if ts is None else ts, row["root_order"], row["root_article_id"], row["root_uid"])
-    return row["key"], (node, row["uid"])
+    return node, row["uid"]

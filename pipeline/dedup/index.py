@@ -9,12 +9,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup.exact import existing_member
 
-INDEX_FOLDERS = {"index_keys": "_index/keys", "index_signatures": "_index/signatures"}
+INDEX_FOLDER = "_index/records"
 EXACT, BANDS = "exact", "bands"
 
 
-def index_pattern(output: str, dataset: str) -> str:
-    return FileSystems.join(output, INDEX_FOLDERS[dataset], "*.parquet")
+def index_pattern(output: str) -> str:
+    return FileSystems.join(output, *INDEX_FOLDER.split("/"), "*.parquet")
 
 
 class ListFilesFn(beam.DoFn):
@@ -28,16 +28,20 @@ class ListFilesFn(beam.DoFn):
         yield from sorted(m.path for r in results for m in r.metadata_list)
 
 
+_MEMBER_COLUMNS = ["uid", "root_uid", "root_article_id", "root_ts", "root_order", "keys"]
+
+
 class ReadIndexKeysFn(beam.DoFn):
     def process(self, path: str):
         with FileSystems.open(path) as handle:
-            table = pq.read_table(handle)
+            table = pq.read_table(handle, columns=_MEMBER_COLUMNS)
         for row in table.to_pylist():
-            key, member = existing_member(row)
-            if key[0] == "b":
-                yield beam.pvalue.TaggedOutput(BANDS, (key, member))
-            else:
-                yield key, member
+            member = existing_member(row)
+            for key in row["keys"]:
+                if key[0] == "b":
+                    yield beam.pvalue.TaggedOutput(BANDS, (key, member))
+                else:
+                    yield key, member
 
 
 class ReadIndexSignaturesFn(beam.DoFn):
@@ -48,9 +52,9 @@ class ReadIndexSignaturesFn(beam.DoFn):
         if not wanted:
             return
         with FileSystems.open(path) as handle:
-            table = pq.read_table(handle)
+            table = pq.read_table(handle, columns=["uid", "signature"])
         for uid, signature in zip(table.column("uid").to_pylist(), table.column("signature").to_pylist()):
-            if uid in wanted:
+            if uid in wanted and signature is not None:
                 yield uid, signature
 
 
@@ -64,7 +68,7 @@ class ReadIndexKeys(beam.PTransform):
     def expand(self, pbegin):
         read = (
             pbegin
-            | "IndexKeyPattern" >> beam.Create([index_pattern(self._output, "index_keys")])
+            | "IndexKeyPattern" >> beam.Create([index_pattern(self._output)])
             | "ListIndexKeyFiles" >> beam.ParDo(ListFilesFn())
             | "SpreadIndexKeyFiles" >> beam.Reshuffle()
             | "ReadIndexKeyFiles" >> beam.ParDo(ReadIndexKeysFn()).with_outputs(BANDS, main=EXACT)
@@ -83,7 +87,7 @@ class ReadIndexSignatures(beam.PTransform):
     def expand(self, pbegin):
         return (
             pbegin
-            | "IndexSignaturePattern" >> beam.Create([index_pattern(self._output, "index_signatures")])
+            | "IndexSignaturePattern" >> beam.Create([index_pattern(self._output)])
             | "ListIndexSignatureFiles" >> beam.ParDo(ListFilesFn())
             | "SpreadIndexSignatureFiles" >> beam.Reshuffle()
             | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn(), beam.pvalue.AsList(self._needed))

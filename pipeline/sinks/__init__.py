@@ -158,9 +158,8 @@ class WriteArticles(beam.PTransform):
             | "CountRejections" >> beam.ParDo(CountRejectionsFn())
         )
         datasets = {"articles": pcolls["articles"], "duplicates": pcolls["duplicates"], "rejected": rejected_rows}
-        for name in ("index_keys", "index_signatures"):
-            if name in pcolls:
-                datasets[name] = pcolls[name]
+        if "index" in pcolls:
+            datasets["index"] = pcolls["index"]
         temp_files = [
             rows | f"Write{name.title().replace('_', '')}TempFiles" >> beam.ParDo(WriteBundleFilesFn(self._output, name, self._run_id, self._rows_per_file))
             for name, rows in datasets.items()

@@ -44,16 +44,14 @@ PARTITIONERS: dict[str, Callable[[dict], str]] = {
     "articles": article_partition,
     "duplicates": article_partition,
     "rejected": no_partition,
-    "index_keys": no_partition,
-    "index_signatures": no_partition,
+    "index": no_partition,
 }
 # Folder of each dataset under the output root.
 DATASET_FOLDERS = {
     "articles": "articles",
     "duplicates": "duplicates",
     "rejected": "rejected",
-    "index_keys": "_index/keys",
-    "index_signatures": "_index/signatures",
+    "index": "_index/records",
 }
 
 
@@ -63,9 +61,7 @@ def row_uid(dataset: str, row: dict) -> str:
         return f"{row['article_id']}|{row['duplicate_of']}|{row['input_uri']}|{row.get('position')}"
     if dataset == "articles":
         return row["article_id"]
-    if dataset == "index_keys":
-        return f"{row['key']}|{row['uid']}"
-    if dataset == "index_signatures":
+    if dataset == "index":
         return row["uid"]
     return row[ID_FIELDS[dataset]]
 

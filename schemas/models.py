@@ -116,7 +116,7 @@ class IndexRecord(_Record):
     root_ts: Optional[float] = Field(None, description="published_at of the kept article, epoch seconds.")
     root_order: str = Field(description="Input order key of the kept article (its tie-break).")
     keys: list[str] = Field(description="Exact keys ('t:' content hash, 'u:' canonical URL, 'g:' guid) and MinHash band keys ('bNN…').")
-    signature: Optional[bytes] = Field(None, description="MinHash signature, uint32 little-endian; null for texts too short for near dedup.")
+    signature: Optional[bytes] = Field(None, description="b-bit MinHash sketch: the low byte of each of the num_perm minimums; null for texts too short for near dedup.")
 
 
 DATASETS: dict[str, type[_Record]] = {

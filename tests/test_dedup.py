@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DeduplicateArticles
 from pipeline.dedup.exact import UnionFind, exact_group, exact_keys, existing_member, index_row, node_of, record_uid, resolve
-from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard
+from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard, sketch, sketch_similarity
 from pipeline.dedup.near import band_group, verify
 
 STORY = (
@@ -148,18 +148,43 @@ def test_s_curve():
     assert config.candidate_probability(0.8) > 0.99 and config.candidate_probability(0.3) < 0.02
 
 
-def test_band_group_is_a_star_with_a_cap():
-    nodes = [(node_of(x), record_uid(x)) for x in (art("a", published=2), art("b", published=1), art("c", published=3))]
-    candidates, oversized = band_group(nodes + nodes[:1], max_bucket=10)
-    assert not oversized and {(c[2][3], c[3][3]) for c in candidates} == {("a", "b"), ("c", "b")}
-    assert band_group(nodes, max_bucket=2) == ([], True)
-    assert band_group(nodes[:1], max_bucket=10) == ([], False)
+def test_band_group_is_a_star_with_a_cap(hasher):
+    sig = sketch(hasher.signature(STORY))
+    other = sketch(hasher.signature("completely different words about a cricket match " * 8))
+    records = (art("a", published=2), art("b", published=1), art("c", published=3))
+    members = [(node_of(x), record_uid(x), s) for x, s in zip(records, (sig, sig, other))]
+    edges, pending, compared, oversized = band_group(members + members[:1], max_bucket=10, threshold=0.75)
+    # star around the lowest member b: a is verified similar, c is compared and rejected
+    assert not oversized and not pending and compared == 2
+    assert [(e[0][3], e[1][3], e[2], e[3]) for e in edges] == [("a", "b", "minhash", 1.0)]
+    assert band_group(members, max_bucket=2, threshold=0.75) == ([], [], 0, True)
+    assert band_group(members[:1], max_bucket=10, threshold=0.75) == ([], [], 0, False)
+
+
+def test_band_group_defers_written_heads(hasher):
+    sig = sketch(hasher.signature(STORY))
+    new = art("n", published=1)
+    written = existing_member({"uid": "w1", "root_uid": "r", "root_article_id": "root", "root_ts": 5.0,
+                               "root_order": "x#1", "keys": []})
+    edges, pending, compared, _ = band_group([(node_of(new), record_uid(new), sig), (*written, None)], 10, 0.75)
+    # the written record outranks the new one although it is later: first seen wins
+    assert edges == [] and compared == 0
+    assert [(p[0][3], p[1][3], p[2]) for p in pending] == [("n", "root", "w1")]
 
 
 def test_verify(hasher):
-    a = hasher.signature(STORY).astype("<u4").tobytes()
+    a = sketch(hasher.signature(STORY))
     assert verify(a, a, 0.75) == 1.0
     assert verify(a, bytes(len(a)), 0.75) is None
+    assert verify(a, None, 0.75) is None
+
+
+def test_sketch_similarity_tracks_full_signature(hasher):
+    edited = STORY.replace("Thursday", "Friday") + " Reporting by the wire desk."
+    full = estimated_jaccard(hasher.signature(STORY), hasher.signature(edited))
+    bbit = sketch_similarity(sketch(hasher.signature(STORY)), sketch(hasher.signature(edited)))
+    assert len(sketch(hasher.signature(STORY))) == MinHashConfig().num_perm
+    assert abs(full - bbit) < 0.05
 
 
 # ---- composite ------------------------------------------------------------------------------
@@ -193,6 +218,6 @@ def test_composite_exact_and_near_clusters():
         )
         assert_that(
             out["index"] | "Sigs" >> beam.Map(lambda r: len(r["signature"] or b"")),
-            equal_to([384, 384] + [0] * 8),
+            equal_to([96, 96] + [0] * 8),
             label="index",
         )

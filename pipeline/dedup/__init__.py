@@ -1,11 +1,11 @@
 """``DeduplicateArticles``: exact and near duplicates, within the run and against
 everything earlier runs wrote to the same output.
 
-    articles -> keys (exact) and MinHash band keys (near)
+    articles -> keys (exact) and MinHash band keys (near), in sharded lists (shards.py)
       + the index of earlier runs (read at run time)
-    exact keys -> GroupByKey -> edges to each group's lowest node
-    band keys  -> GroupByKey -> candidates (star per bucket) -> signatures joined
-               -> verified by estimated Jaccard -> edges
+    exact keys -> GroupByKey (shard) -> per key: edges to the group's lowest node
+    band keys  -> GroupByKey (shard) -> per bucket: star verified by estimated Jaccard -> edges
+               (a head written by an earlier run: its signature joined from the index by uid)
     edges -> union-find (a CombineFn; memory grows with linked records only)
     articles + components (side input) -> kept article | duplicate row, and index rows
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Optional
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import metrics
 from pipeline.coders import Row
@@ -33,17 +33,19 @@ from pipeline.dedup.exact import (
     resolve,
 )
 from pipeline.dedup.index import ReadIndexKeys, ReadIndexSignatures
-from pipeline.dedup.minhash import MinHashConfig, MinHasher
+from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch
 from pipeline.dedup.near import band_group, verify
+from pipeline.dedup.shards import ShardBuffer, regroup
 
 DUPLICATES = "duplicates"
 INDEX = "index"
-EXACT, BANDS, SIGS, SEEN = "exact", "bands", "sigs", "seen"
-MINHASH_FIELD = "_minhash"  # transient: the signature travels with the article to the index rows
+EXACT, BANDS, PENDING, SEEN = "exact", "bands", "pending", "seen"
+MINHASH_FIELD = "_minhash"  # transient: (sketch, band keys) travel with the article to its index row
 
 
 class PrepareDedupFn(beam.DoFn):
-    """Article -> its exact keys, band keys and signature (plus the article itself)."""
+    """Article -> its exact keys and band keys, as sharded lists (``shards.py``), plus
+    the article itself, carrying its sketch and band keys for its index row."""
 
     def __init__(self, near: Optional[MinHashConfig]):
         self._near = near
@@ -51,57 +53,112 @@ class PrepareDedupFn(beam.DoFn):
     def setup(self) -> None:
         self._hasher = MinHasher(self._near) if self._near else None
 
-    def process(self, article: dict):
+    def start_bundle(self) -> None:
+        self._exact = ShardBuffer()
+        self._bands = ShardBuffer()
+
+    def process(self, article: dict, window=beam.DoFn.WindowParam):
         node = node_of(article)
-        member = (node, node[4])
+        uid = node[4]
+        member = (node, uid)
+        full = False
         for key in exact_keys(article):
-            yield beam.pvalue.TaggedOutput(EXACT, (key, member))
+            full |= self._exact.add(window, key, member)
         signature = self._hasher.signature(article["text"]) if self._hasher else None
         if signature is None:
             yield article
-            return
-        raw = signature.astype("<u4").tobytes()
-        for key in self._hasher.band_keys(signature):
-            yield beam.pvalue.TaggedOutput(BANDS, (key, member))
-        yield beam.pvalue.TaggedOutput(SIGS, (node[4], raw))
-        yield {**article, MINHASH_FIELD: raw}
+        else:
+            raw = sketch(signature)
+            band_member = (node, uid, raw)
+            band_keys = self._hasher.band_keys(signature)
+            for key in band_keys:
+                full |= self._bands.add(window, key, band_member)
+            yield {**article, MINHASH_FIELD: (raw, band_keys)}
+        if full:
+            yield from self._drain()
+
+    def finish_bundle(self):
+        yield from self._drain()
+
+    def _drain(self):
+        for tag, buffer in ((EXACT, self._exact), (BANDS, self._bands)):
+            for window, value in buffer.drain():
+                yield beam.pvalue.TaggedOutput(tag, WindowedValue(value, window.max_timestamp(), [window]))
 
 
-class ExactGroupFn(beam.DoFn):
-    def process(self, group):
-        key, members = group
-        edges, seen = exact_group(key, members)
-        yield from edges
-        for item in seen:
-            yield beam.pvalue.TaggedOutput(SEEN, item)
+class _CompactEdgesFn(beam.DoFn):
+    """Edges found in a bundle are merged there (union-find per window) and leave as one
+    edge per linked node: a near-duplicate pair met in several bands, or a cluster met
+    through several keys, costs one element downstream instead of many."""
+
+    def start_bundle(self) -> None:
+        self._found: dict = {}
+
+    def _add(self, window, edge) -> None:
+        found = self._found.get(window)
+        if found is None:
+            found = self._found[window] = UnionFind()
+        a, b, label, similarity = edge
+        found.union(a, b, label, similarity)
+
+    def finish_bundle(self):
+        found, self._found = self._found, {}
+        for window, union_find in found.items():
+            for edge in union_find.edges():
+                yield WindowedValue(edge, window.max_timestamp(), [window])
 
 
-class BandGroupFn(beam.DoFn):
-    def __init__(self, max_bucket: int):
+class ExactGroupFn(_CompactEdgesFn):
+    """A shard of exact keys -> edges to each key group's lowest node; records already
+    written (same uid) go to ``seen``."""
+
+    def process(self, group, window=beam.DoFn.WindowParam):
+        _, lists = group
+        for key, members in regroup(lists):
+            edges, seen = exact_group(key, members)
+            for edge in edges:
+                self._add(window, edge)
+            for item in seen:
+                yield beam.pvalue.TaggedOutput(SEEN, item)
+
+
+class BandGroupFn(_CompactEdgesFn):
+    """A shard of band buckets -> verified near edges; candidates whose head was written before
+    go out as ``(head uid, ("c", (member node, head node, member signature)))``."""
+
+    def __init__(self, max_bucket: int, threshold: float):
         self._max_bucket = max_bucket
+        self._threshold = threshold
 
     def setup(self) -> None:
         self._oversized = Metrics.counter(metrics.NAMESPACE, "near/oversized_buckets")
+        self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
+        self._verified = Metrics.counter(metrics.NAMESPACE, "near/verified")
 
-    def process(self, group):
-        _, members = group
-        candidates, oversized = band_group(members, self._max_bucket)
+    def process(self, group, window=beam.DoFn.WindowParam):
+        _, lists = group
+        oversized = compared = verified = 0
+        for _, members in regroup(lists):
+            if len(members) < 2:
+                continue
+            edges, pending, count, too_big = band_group(members, self._max_bucket, self._threshold)
+            oversized += too_big
+            compared += count
+            verified += len(edges)
+            for edge in edges:
+                self._add(window, edge)
+            for node, head_node, head_uid, signature in pending:
+                yield beam.pvalue.TaggedOutput(PENDING, (head_uid, ("c", (node, head_node, signature))))
         if oversized:
-            self._oversized.inc()
-        yield from candidates
+            self._oversized.inc(oversized)
+        if compared:
+            self._candidates.inc(compared)
+            self._verified.inc(verified)
 
 
-class NeededWrittenUidFn(beam.DoFn):
-    """Uids of records written before whose signature a candidate needs."""
-
-    def process(self, candidate):
-        if candidate[3][0] == EXISTING:
-            yield candidate[1]
-
-
-class KeyByMemberFn(beam.DoFn):
-    def process(self, candidate):
-        yield candidate[0], ("c", candidate)
+class HeadUidFn(beam.DoFn):
+    def process(self, item):
+        yield item[0]
 
 
 class TagSignatureFn(beam.DoFn):
@@ -110,25 +167,8 @@ class TagSignatureFn(beam.DoFn):
         yield uid, ("s", signature)
 
 
-class AttachMemberSignatureFn(beam.DoFn):
-    """(member uid, [candidates, its signature]) -> (head uid, (candidate, member signature))."""
-
-    def process(self, group):
-        _, values = group
-        signature, candidates = None, []
-        for tag, value in values:
-            if tag == "s":
-                signature = value
-            else:
-                candidates.append(value)
-        if signature is None:
-            return
-        for candidate in candidates:
-            yield candidate[1], ("m", (candidate, signature))
-
-
-class VerifyCandidatesFn(beam.DoFn):
-    """(head uid, [(candidate, member signature)…, head signature]) -> verified near edges."""
+class VerifyPendingFn(beam.DoFn):
+    """(written head uid, [candidates…, its signature]) -> verified near edges."""
 
     def __init__(self, threshold: float):
         self._threshold = threshold
@@ -145,14 +185,12 @@ class VerifyCandidatesFn(beam.DoFn):
                 head_signature = value
             else:
                 pending.append(value)
-        if head_signature is None:
-            return
-        for candidate, member_signature in pending:
+        for node, head_node, signature in pending:
             self._candidates.inc()
-            similarity = verify(member_signature, head_signature, self._threshold)
+            similarity = verify(signature, head_signature, self._threshold)
             if similarity is not None:
                 self._verified.inc()
-                yield candidate[2], candidate[3], "minhash", similarity
+                yield node, head_node, "minhash", similarity
 
 
 class UnionFindCombineFn(beam.CombineFn):
@@ -185,11 +223,7 @@ class EmitComponentsFn(beam.DoFn):
 class ResolveDuplicatesFn(beam.DoFn):
     """Article + clusters (side inputs) -> kept article, or duplicate row; and index rows."""
 
-    def __init__(self, near: Optional[MinHashConfig]):
-        self._near = near
-
     def setup(self) -> None:
-        self._hasher = MinHasher(self._near) if self._near else None
         self._exact = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="exact"))
         self._near_count = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="near"))
         self._already = Metrics.counter(metrics.NAMESPACE, metrics.ALREADY_WRITTEN)
@@ -199,14 +233,16 @@ class ResolveDuplicatesFn(beam.DoFn):
         if uid in seen:
             self._already.inc()  # the very same record is already in the output: nothing to write
             return
-        signature = article.get(MINHASH_FIELD)
-        if signature is not None:
+        near = article.get(MINHASH_FIELD)
+        if near is not None:
             article = {k: v for k, v in article.items() if k != MINHASH_FIELD}
         found = components.get(uid)
         kind, row, root = resolve(article, tuple(found) if found else None)
         keys = exact_keys(article)
-        if signature is not None and self._hasher is not None:
-            keys += self._hasher.band_keys(np.frombuffer(signature, dtype="<u4"))
+        signature = None
+        if near is not None:
+            signature, band_keys = near
+            keys += band_keys
         yield beam.pvalue.TaggedOutput(INDEX, index_row(keys, uid, root, signature))
         if kind == "article":
             yield row
@@ -229,7 +265,7 @@ class DeduplicateArticles(beam.PTransform):
     def expand(self, articles):
         pipeline = articles.pipeline
         prepared = articles | "PrepareDedup" >> beam.ParDo(PrepareDedupFn(self._near)).with_output_types(Row).with_outputs(
-            EXACT, BANDS, SIGS, main="articles"
+            EXACT, BANDS, main="articles"
         )
         index = pipeline | "ReadIndexKeys" >> ReadIndexKeys(self._output) if self._output else None
 
@@ -243,30 +279,28 @@ class DeduplicateArticles(beam.PTransform):
         edges = [exact.edges]
         if self._near:
             band_inputs = [prepared[BANDS]] + ([index[BANDS]] if index else [])
-            candidates = (
+            bands = (
                 band_inputs
                 | "CollectBandKeys" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
-                | "BandCandidates" >> beam.ParDo(BandGroupFn(self._near.max_bucket))
-                | "UniqueCandidates" >> beam.Distinct()
+                | "VerifyBandCandidates" >> beam.ParDo(BandGroupFn(self._near.max_bucket, self._near.threshold)).with_outputs(
+                    PENDING, main="edges"
+                )
             )
-            signatures = [prepared[SIGS]]
+            edges.append(bands.edges)
             if index:
-                needed = candidates | "NeededWrittenUids" >> beam.ParDo(NeededWrittenUidFn()) | "UniqueNeededUids" >> beam.Distinct()
-                signatures.append(pipeline | "ReadIndexSignatures" >> ReadIndexSignatures(self._output, needed))
-            tagged_signatures = signatures | "CollectSignatures" >> beam.Flatten() | "TagSignatures" >> beam.ParDo(TagSignatureFn())
-            with_member = (
-                (candidates | "KeyByMember" >> beam.ParDo(KeyByMemberFn()), tagged_signatures)
-                | "CollectMemberJoin" >> beam.Flatten()
-                | "JoinMemberSignature" >> beam.GroupByKey()
-                | "AttachMemberSignature" >> beam.ParDo(AttachMemberSignatureFn())
-            )
-            edges.append(
-                (with_member, tagged_signatures)
-                | "CollectHeadJoin" >> beam.Flatten()
-                | "JoinHeadSignature" >> beam.GroupByKey()
-                | "VerifyCandidates" >> beam.ParDo(VerifyCandidatesFn(self._near.threshold))
-            )
+                needed = bands[PENDING] | "WrittenHeadUids" >> beam.ParDo(HeadUidFn()) | "UniqueWrittenHeads" >> beam.Distinct()
+                signatures = (
+                    pipeline
+                    | "ReadIndexSignatures" >> ReadIndexSignatures(self._output, needed)
+                    | "TagSignatures" >> beam.ParDo(TagSignatureFn())
+                )
+                edges.append(
+                    (bands[PENDING], signatures)
+                    | "CollectWrittenHeadJoin" >> beam.Flatten()
+                    | "JoinWrittenHeadSignature" >> beam.GroupByKey()
+                    | "VerifyWrittenHeadCandidates" >> beam.ParDo(VerifyPendingFn(self._near.threshold))
+                )
         components = (
             edges
             | "CollectEdges" >> beam.Flatten()
@@ -274,6 +308,6 @@ class DeduplicateArticles(beam.PTransform):
             | "EmitComponents" >> beam.ParDo(EmitComponentsFn())
         )
         resolved = prepared.articles | "ResolveDuplicates" >> beam.ParDo(
-            ResolveDuplicatesFn(self._near), beam.pvalue.AsDict(components), beam.pvalue.AsDict(exact[SEEN])
+            ResolveDuplicatesFn(), beam.pvalue.AsDict(components), beam.pvalue.AsDict(exact[SEEN])
         ).with_outputs(DUPLICATES, INDEX, main="articles")
         return {"articles": resolved.articles, DUPLICATES: resolved[DUPLICATES], INDEX: resolved[INDEX]}

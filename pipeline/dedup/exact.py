@@ -119,6 +119,15 @@ class UnionFind:
         for node, link in other.link.items():
             self._set_link(node, link)
 
+    def edges(self) -> Iterator[tuple[Node, Node, Optional[str], float]]:
+        """The same clusters and links as a few edges, one per node (node -> its root):
+        what a bundle emits instead of every edge it found."""
+        for node in sorted(self.parent):
+            label, similarity = self.link.get(node, (None, 1.0))
+            root = self.find(node)
+            if node != root or label is not None:
+                yield node, root, label, similarity
+
     def components(self) -> Iterator[tuple[str, "Component"]]:
         """``(record uid, Component)`` for every new record in a cluster."""
         roots = {node: self.find(node) for node in self.parent}

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup.exact import existing_member
+from pipeline.dedup.shards import ShardBuffer
 
 INDEX_FOLDER = "_index/records"
 EXACT, BANDS = "exact", "bands"
@@ -35,13 +36,19 @@ class ReadIndexKeysFn(beam.DoFn):
     def process(self, path: str):
         with FileSystems.open(path) as handle:
             table = pq.read_table(handle, columns=_MEMBER_COLUMNS)
+        exact, bands = ShardBuffer(), ShardBuffer()
         for row in table.to_pylist():
             member = existing_member(row)
+            band_member = (*member, None)  # its sketch is joined later, only when needed
             for key in row["keys"]:
                 if key[0] == "b":
-                    yield beam.pvalue.TaggedOutput(BANDS, (key, member))
+                    bands.add(None, key, band_member)
                 else:
-                    yield key, member
+                    exact.add(None, key, member)
+        for _, value in exact.drain():
+            yield value
+        for _, value in bands.drain():
+            yield beam.pvalue.TaggedOutput(BANDS, value)
 
 
 class ReadIndexSignaturesFn(beam.DoFn):
@@ -59,7 +66,8 @@ class ReadIndexSignaturesFn(beam.DoFn):
 
 
 class ReadIndexKeys(beam.PTransform):
-    """``{"exact": (key, member), "bands": (key, member)}`` of every record written before."""
+    """``{"exact": (shard, [(key, member), ...]), "bands": (shard, [...])}`` of every record
+    written before (sharded like this run's keys, ``shards.py``)."""
 
     def __init__(self, output: str):
         super().__init__()

@@ -8,9 +8,10 @@ probability 1 - (1 - s^6)^16 (the S-curve):
     P   0.012  0.221  0.521  0.865  0.957  0.992  1.000
 
 so a pair at s >= 0.8 becomes a candidate 99.2% of the time; candidates are
-then verified by the signatures' estimated Jaccard (>= ``threshold``, default
-0.75: the estimate's standard error at s = 0.8 is ~0.04, so the threshold sits
-one standard error below the target).
+then verified by the estimated Jaccard of their b-bit sketches (the low byte of
+each minimum, ``sketch``; >= ``threshold``, default 0.75: the estimate's
+standard error at s = 0.8 is ~0.04, so the threshold sits one standard error
+below the target).
 """
 
 from __future__ import annotations
@@ -88,17 +89,31 @@ class MinHasher:
         for j in range(1, k):
             shingles *= _BASE
             shingles += words[j: count + j]
-        shingles = np.unique(_mix64(shingles) >> _SHIFT32)  # 32-bit shingle ids
+        # 32-bit shingle ids; repeated shingles need no np.unique: they cannot change a minimum
+        shingles = _mix64(shingles) >> _SHIFT32
         mixed = self._a * shingles
         mixed += self._b
         return (mixed.min(axis=1) >> _SHIFT32).astype(np.uint32)  # the shift is monotonic: min first
 
     def band_keys(self, signature: np.ndarray) -> list[str]:
         """One key per band: the band number and its rows' bytes in hex."""
-        width = self.config.rows * 4
-        raw = signature.tobytes()
-        return [f"b{band:02d}{raw[band * width:(band + 1) * width].hex()}" for band in range(self.config.bands)]
+        width = self.config.rows * 8
+        digits = signature.astype("<u4").tobytes().hex()
+        return [f"b{band:02d}{digits[band * width:(band + 1) * width]}" for band in range(self.config.bands)]
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / a.size
+
+
+def sketch(signature: np.ndarray) -> bytes:
+    """The b-bit sketch of a signature (Li & Koenig, b = 8): the low byte of each minimum.
+    A quarter of the size, nearly the same accuracy once the 1/256 chance collisions
+    are corrected for (``sketch_similarity``)."""
+    return (signature & 0xFF).astype(np.uint8).tobytes()
+
+
+def sketch_similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard from two sketches: P(low bytes equal) = J + (1 - J) / 256."""
+    matches = np.count_nonzero(np.frombuffer(a, dtype=np.uint8) == np.frombuffer(b, dtype=np.uint8)) / len(a)
+    return max(0.0, (matches - 1 / 256) / (1 - 1 / 256))

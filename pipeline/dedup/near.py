@@ -1,42 +1,61 @@
-"""Near-duplicate candidates from LSH band buckets, and their verification."""
+"""Near-duplicate candidates from LSH band buckets, and their verification.
+
+A band member carries its MinHash sketch, so a bucket is verified where it is
+grouped: every new member against the bucket's lowest member (a star, never all
+pairs).  When that head was written by an earlier run its sketch is not in
+the bucket (the index holds it); such candidates are returned as *pending* and
+verified after a join with the index sketches by uid.
+"""
 
 from __future__ import annotations
 
 from typing import Iterable, Optional
 
-import numpy as np
+from pipeline.dedup.exact import EXISTING, NEW, Node
+from pipeline.dedup.minhash import sketch_similarity
 
-from pipeline.dedup.exact import EXISTING, NEW, Member, Node
-from pipeline.dedup.minhash import estimated_jaccard
+# A member of a band bucket: (node, record uid, sketch bytes or None for written records).
+BandMember = tuple[Node, str, Optional[bytes]]
+# A near edge: (member node, head node, "minhash", similarity).
+Edge = tuple[Node, Node, str, float]
+# A candidate whose head was written before: (member node, head node, head uid, member sketch).
+Pending = tuple[Node, Node, str, bytes]
 
-# (member uid, head uid, member node, head node): "is the member similar to the head?"
-Candidate = tuple[str, str, Node, Node]
 
-
-def band_group(members: Iterable[Member], max_bucket: int) -> tuple[list[Candidate], bool]:
-    """Candidates from one band bucket: every new member against the bucket's lowest
-    member (a star, never all pairs).  Returns ``(candidates, oversized)``; a bucket
-    larger than ``max_bucket`` yields nothing."""
-    distinct = set(members)
-    if len(distinct) < 2 or not any(node[0] == NEW for node, _ in distinct):
-        return [], False
+def band_group(members: Iterable[BandMember], max_bucket: int, threshold: float
+               ) -> tuple[list[Edge], list[Pending], int, bool]:
+    """Verified edges, pending candidates (head written before), the number of
+    candidates compared here, and whether the bucket was over ``max_bucket`` (then
+    it yields nothing: boilerplate shared by many texts, not one story)."""
+    distinct = {uid: (node, sig) for node, uid, sig in members}
+    if len(distinct) < 2:
+        return [], [], 0, False
+    if not any(node[0] == NEW for node, _ in distinct.values()):
+        return [], [], 0, False
     if len(distinct) > max_bucket:
-        return [], True
-    head_node, head_uid = min(distinct)
-    written = {uid for node, uid in distinct if node[0] == EXISTING}
-    candidates = [
-        (uid, head_uid, node, head_node)
-        for node, uid in sorted(distinct)
-        if node[0] == NEW and uid != head_uid and uid not in written
-    ]
-    return candidates, False
+        return [], [], 0, True
+    ranked = sorted(distinct.items(), key=lambda item: (item[1][0], item[0]))
+    head_uid, (head_node, head_sig) = ranked[0]
+    written = {uid for uid, (node, _) in distinct.items() if node[0] == EXISTING}
+    edges: list[Edge] = []
+    pending: list[Pending] = []
+    compared = 0
+    for uid, (node, sig) in ranked[1:]:
+        if node[0] != NEW or uid in written or sig is None:
+            continue
+        if head_node[0] == EXISTING:
+            pending.append((node, head_node, head_uid, sig))
+            continue
+        compared += 1
+        similarity = verify(sig, head_sig, threshold)
+        if similarity is not None:
+            edges.append((node, head_node, "minhash", similarity))
+    return edges, pending, compared, False
 
 
-def verify(member_sig: bytes, head_sig: bytes, threshold: float) -> Optional[float]:
-    """Estimated Jaccard of two signatures when it reaches ``threshold``."""
-    a = np.frombuffer(member_sig, dtype="<u4")
-    b = np.frombuffer(head_sig, dtype="<u4")
-    if a.size != b.size or a.size == 0:
+def verify(member_sketch: bytes, head_sketch: Optional[bytes], threshold: float) -> Optional[float]:
+    """Estimated Jaccard of two sketches when it reaches ``threshold``."""
+    if head_sketch is None or len(member_sketch) != len(head_sketch) or not member_sketch:
         return None
-    similarity = estimated_jaccard(a, b)
+    similarity = sketch_similarity(member_sketch, head_sketch)
     return similarity if similarity >= threshold else None

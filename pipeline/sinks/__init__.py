@@ -24,16 +24,20 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import metrics
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES, rejected_row
-from pipeline.sinks.parquet import PARTITIONERS, final_path, publish, temp_folder, write_temp_parquet
+from pipeline.sinks.parquet import PARTITIONERS, ROW_GROUP_ROWS, TempParquetFile, final_path, publish, temp_folder
 
 DEFAULT_ROWS_PER_FILE = 100_000
-# A bundle flushes its largest partition buffer once it holds this many rows in all.
-MAX_BUFFERED_ROWS = 200_000
+# Rows a bundle holds in memory across its open files before it writes the largest
+# buffer out as a row group, and how many files it keeps open at once.
+MAX_BUFFERED_ROWS = 20_000
+MAX_OPEN_FILES = 64
 
 
 class WriteBundleFilesFn(beam.DoFn):
     """Rows -> temporary Parquet files, one per (bundle, partition) and at most
-    ``rows_per_file`` rows each; emits ``(dataset, partition, temp, name, rows)``."""
+    ``rows_per_file`` rows each, written row group by row group (memory is bounded
+    by ``MAX_BUFFERED_ROWS``, not by the bundle); emits ``(dataset, partition, temp,
+    name, rows)`` for every closed file."""
 
     def __init__(self, output: str, dataset: str, run_id: str, rows_per_file: int):
         self._output = output
@@ -44,30 +48,42 @@ class WriteBundleFilesFn(beam.DoFn):
     def setup(self) -> None:
         self._folder = temp_folder(self._output, self._run_id)
         self._partition = PARTITIONERS[self._dataset]
+        self._row_group_rows = min(ROW_GROUP_ROWS, self._rows_per_file)
 
     def start_bundle(self) -> None:
-        self._buffers: dict[str, list[dict]] = {}
+        self._files: dict[str, TempParquetFile] = {}
         self._buffered = 0
 
     def process(self, row: dict):
         partition = self._partition(row)
-        buffer = self._buffers.setdefault(partition, [])
-        buffer.append(row)
-        self._buffered += 1
-        if len(buffer) >= self._rows_per_file:
-            yield self._flush(partition)
+        temp_file = self._files.get(partition)
+        if temp_file is None:
+            if len(self._files) >= MAX_OPEN_FILES:
+                yield self._close(max(self._files, key=lambda p: self._files[p].count))
+            temp_file = self._files[partition] = TempParquetFile(self._folder, self._dataset, self._row_group_rows)
+        before = temp_file.buffered
+        temp_file.add(row)
+        self._buffered += temp_file.buffered - before
+        if temp_file.count >= self._rows_per_file:
+            yield self._close(partition)
         elif self._buffered >= MAX_BUFFERED_ROWS:
-            yield self._flush(max(self._buffers.items(), key=_buffer_size)[0])
+            largest = max(self._files.values(), key=lambda f: f.buffered)
+            self._buffered -= largest.buffered
+            largest.flush()
 
-    def _flush(self, partition: str) -> tuple:
-        rows = self._buffers.pop(partition)
-        self._buffered -= len(rows)
-        temp, name, count = write_temp_parquet(self._folder, self._dataset, rows)
+    def _close(self, partition: str) -> tuple:
+        temp_file = self._files.pop(partition)
+        self._buffered -= temp_file.buffered
+        temp, name, count = temp_file.close()
         return self._dataset, partition, temp, name, count
 
     def finish_bundle(self):
-        for partition in sorted(self._buffers):
-            yield WindowedValue(self._flush(partition), MIN_TIMESTAMP, [GlobalWindow()])
+        for partition in sorted(self._files):
+            yield WindowedValue(self._close(partition), MIN_TIMESTAMP, [GlobalWindow()])
+
+    def teardown(self) -> None:
+        for temp_file in getattr(self, "_files", {}).values():
+            temp_file.abort()  # a failed bundle: its temporary files are never published
 
 
 class PublishFilesFn(beam.DoFn):
@@ -86,10 +102,6 @@ class PublishFilesFn(beam.DoFn):
             rows.inc(count)
             written.inc()
             yield final
-
-
-def _buffer_size(item: tuple) -> tuple:
-    return len(item[1]), item[0]
 
 
 def _file_order(file: tuple) -> tuple:

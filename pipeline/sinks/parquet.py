@@ -98,27 +98,74 @@ def temp_folder(output: str, run_id: str) -> str:
     return FileSystems.join(output, "_temporary", run_id)
 
 
-def write_temp_parquet(folder: str, dataset: str, rows: list[dict], row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, str, int]:
+class TempParquetFile:
+    """A Parquet file written row group by row group under a temporary name in ``folder``:
+    at most ``row_group_rows`` rows are held in memory, whatever the file's size.
+    ``close()`` returns ``(temp path, content name, rows)``; the content name depends only
+    on the set of row ids, so the same rows always get the same final name."""
+
+    def __init__(self, folder: str, dataset: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self._dataset = dataset
+        self._schema = dataset_schema(dataset)
+        self._row_group_rows = row_group_rows
+        self._digest = _SetDigest()
+        self._rows: list[dict] = []
+        _mkdirs(folder)
+        self.temp = FileSystems.join(folder, f"{dataset}-{uuid.uuid4().hex}.parquet.inprogress")
+        self._handle = FileSystems.create(self.temp)
+        self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
+
+    @property
+    def count(self) -> int:
+        return self._digest.count
+
+    @property
+    def buffered(self) -> int:
+        return len(self._rows)
+
+    def add(self, row: dict) -> None:
+        self._digest.add(row_uid(self._dataset, row))
+        self._rows.append(row)
+        if len(self._rows) >= self._row_group_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows as a row group."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            try:
+                self._writer.write_table(pa.Table.from_pylist(rows, schema=self._schema))
+            except BaseException:
+                self.abort()
+                raise
+
+    def close(self) -> tuple[str, str, int]:
+        try:
+            if self._rows or not self._digest.count:
+                self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+                self._rows = []
+            self._writer.close()
+            self._handle.close()
+        except BaseException:
+            self.abort()
+            raise
+        return self.temp, f"part-{self._digest.hexdigest()}.parquet", self._digest.count
+
+    def abort(self) -> None:
+        try:
+            self._handle.close()
+        finally:
+            if FileSystems.exists(self.temp):
+                FileSystems.delete([self.temp])
+
+
+def write_temp_parquet(folder: str, dataset: str, rows: Iterable[dict], row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, str, int]:
     """Write ``rows`` to a new temporary Parquet file in ``folder``; returns
-    ``(temp path, content name, rows)``.  The content name depends only on the set of
-    row ids, so the same rows always get the same final name."""
-    schema = dataset_schema(dataset)
-    _mkdirs(folder)
-    temp = FileSystems.join(folder, f"{dataset}-{uuid.uuid4().hex}.parquet.inprogress")
-    digest = _SetDigest()
+    ``(temp path, content name, rows)``."""
+    temp_file = TempParquetFile(folder, dataset, row_group_rows)
     for row in rows:
-        digest.add(row_uid(dataset, row))
-    try:
-        with FileSystems.create(temp) as handle:
-            writer = pq.ParquetWriter(handle, schema, compression="zstd")
-            for start in range(0, max(len(rows), 1), row_group_rows):
-                writer.write_table(pa.Table.from_pylist(rows[start:start + row_group_rows], schema=schema))
-            writer.close()
-    except BaseException:
-        if FileSystems.exists(temp):
-            FileSystems.delete([temp])
-        raise
-    return temp, f"part-{digest.hexdigest()}.parquet", digest.count
+        temp_file.add(row)
+    return temp_file.close()
 
 
 def final_path(output: str, dataset: str, partition: str, name: str) -> str:
@@ -139,7 +186,7 @@ def write_parquet_file(output: str, dataset: str, partition: str, rows: Iterable
                        row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
     """Write ``rows`` as one Parquet file of ``dataset``/``partition`` under ``output``
     (temp file, then atomic rename); returns ``(final path, row count)``."""
-    temp, name, count = write_temp_parquet(FileSystems.join(output, "_temporary", "direct"), dataset, list(rows), row_group_rows)
+    temp, name, count = write_temp_parquet(FileSystems.join(output, "_temporary", "direct"), dataset, rows, row_group_rows)
     final = final_path(output, dataset, partition, name)
     publish(temp, final)
     return final, count

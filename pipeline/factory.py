@@ -24,7 +24,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     )
     articles = deduplicated["articles"]
     if not options.no_tagging:
-        articles = articles | "TagArticles" >> TagArticles()
+        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model)
     rejected = (read["rejected"], normalized["rejected"]) | "CollectRejected" >> beam.Flatten()
     return {
         "articles": articles,

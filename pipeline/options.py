@@ -54,7 +54,16 @@ class NewsbeamOptions(PipelineOptions):
                             help=f"Band buckets with more records are skipped as boilerplate (default {defaults.max_bucket}).")
         parser.add_argument(
             "--no-tagging", "--no_tagging", dest="no_tagging", action="store_true", default=False,
-            help="Skip tagging (language detection).",
+            help="Skip tagging (language, places, topics, entities, keywords).",
+        )
+        parser.add_argument(
+            "--taxonomy", dest="taxonomy", default=None,
+            help="Topic taxonomy JSON replacing the shipped IPTC Media Topics file (same format).",
+        )
+        parser.add_argument(
+            "--ner-model", "--ner_model", dest="ner_model", default=None,
+            help="Installed spaCy pipeline for persons/organisations (e.g. en_core_web_sm); "
+                 "without it a rule-based fallback runs (entities_source = 'rules').",
         )
 
     def minhash_config(self) -> MinHashConfig:

@@ -13,7 +13,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 DateSource = Literal["metadata", "dateline", "feed", "extracted", "none"]
 DuplicateKind = Literal["exact", "near"]
@@ -28,6 +28,29 @@ def _require_utc(value: Optional[datetime]) -> Optional[datetime]:
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+PlaceKind = Literal["country", "city"]
+
+
+class Place(_Record):
+    """A place an article names (one item of ``Article.places``)."""
+
+    name: str = Field(description="English name from GeoNames.")
+    kind: PlaceKind
+    country_code: Optional[str] = Field(None, description="ISO 3166-1 alpha-2 code (of the city's country for cities).")
+    geonames_id: Optional[int] = Field(None, description="GeoNames id of the country or city.")
+    lat: Optional[float] = Field(None, description="Latitude of a city (null for countries).")
+    lon: Optional[float] = Field(None, description="Longitude of a city (null for countries).")
+    mentions: int = Field(ge=1, description="How many times the article names it (name, alias or demonym).")
+
+
+class TopicScore(_Record):
+    """An IPTC Media Topic of an article (one item of ``Article.topics``)."""
+
+    code: str = Field(description="Taxonomy code, e.g. 'medtop:11000000'.")
+    label: str = Field(description="Label, e.g. 'politics'.")
+    score: float = Field(ge=0, le=1, description="Share of the article's topic evidence.")
 
 
 class Article(_Record):
@@ -48,6 +71,16 @@ class Article(_Record):
     categories: list[str] = Field(default_factory=list, description="Categories given by the input (feed tags, JSON 'categories').")
     language: Optional[str] = Field(None, description="ISO 639-1 code.")
     language_score: Optional[float] = Field(None, description="Confidence of the language in [0, 1]; 1.0 when given by metadata.")
+    places: list[Place] = Field(default_factory=list, description="Countries and cities named, most mentioned first.")
+    topics: list[TopicScore] = Field(default_factory=list, description="IPTC Media Topics, best first.")
+    persons: list[str] = Field(default_factory=list, description="People named (see entities_source).")
+    organizations: list[str] = Field(default_factory=list, description="Organisations named (see entities_source).")
+    entities_source: Optional[str] = Field(None, description="What found persons/organizations: 'spacy:MODEL' or 'rules'.")
+    keywords: list[str] = Field(default_factory=list, description="Up to 10 key phrases, best first.")
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Flat tags for filtering: 'lang:en', 'place:AF', 'city:1138958', 'topic:medtop:11000000', 'person:Boris Johnson', 'org:…'.",
+    )
     word_count: int = Field(ge=0)
     published_at: Optional[datetime] = Field(None, description="Publication time in UTC; null when the input states none.")
     date_source: DateSource = Field("none", description="Where published_at came from; never a guess.")

@@ -14,6 +14,7 @@ from conftest import EXAMPLES, SEEDS
 from pipeline.cli import main
 from pipeline.job import run_job
 from schemas import dataset_schema
+from schemas.models import SCHEMA_VERSION
 
 
 def _inputs(root: Path) -> Path:
@@ -98,6 +99,26 @@ def test_duplicates_point_at_kept_articles(run):
     assert kept == (1, True)
 
 
+def test_tag_columns_read_back_with_duckdb(run):
+    _, out, _ = run
+    con = _con(out)
+    seeds = "input_uri SIMILAR TO '.*/[0-9]{3}_[0-9a-f]+\\.txt'"
+    assert con.execute(f"SELECT count(*) FROM articles WHERE {seeds}").fetchone()[0] == 3
+    assert con.execute(f"SELECT count(*) FROM articles WHERE {seeds} AND language = 'en' "
+                       "AND list_contains(tags, 'lang:en') AND list_contains(tags, 'topic:medtop:11000000')").fetchone()[0] == 3
+    kabul = con.execute(
+        "SELECT p.geonames_id, p.country_code, round(p.lat), round(p.lon) "
+        "FROM (SELECT unnest(places) AS p FROM articles) WHERE p.name = 'Kabul' LIMIT 1").fetchone()
+    assert kabul == (1138958, "AF", 35.0, 69.0)
+    afghan = con.execute("SELECT count(*) FROM articles WHERE list_contains(tags, 'place:AF')").fetchone()[0]
+    assert afghan >= 3
+    people = con.execute("SELECT persons, entities_source, len(keywords) FROM articles "
+                         "WHERE input_uri LIKE '%/000_d1e59c92c5326c01.txt'").fetchone()
+    assert {"Boris Johnson", "Joe Biden"} <= set(people[0]) and people[1] == "rules" and 1 <= people[2] <= 10
+    topics = con.execute("SELECT t.code, t.label, t.score FROM (SELECT unnest(topics) AS t FROM articles) LIMIT 1").fetchone()
+    assert topics[0].startswith("medtop:") and topics[1] and 0 < topics[2] <= 1
+
+
 def test_files_are_complete_zstd_and_match_the_contract(run):
     _, out, _ = run
     files = list(out.rglob("*.parquet"))
@@ -108,7 +129,7 @@ def test_files_are_complete_zstd_and_match_the_contract(run):
         dataset = folders[parts[1] if parts[0] == "_index" else parts[0]]
         meta = pq.ParquetFile(f)
         assert meta.schema_arrow.remove_metadata() == dataset_schema(dataset).remove_metadata()
-        assert meta.schema_arrow.metadata[b"newsbeam.schema_version"] == b"1"
+        assert meta.schema_arrow.metadata[b"newsbeam.schema_version"] == SCHEMA_VERSION.encode()
         assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemas import DATASETS, dataset_schema
+from schemas.models import SCHEMA_VERSION
 from schemas.export import JSON_DIR, rendered
 
 
@@ -15,7 +16,7 @@ def test_arrow_schema_is_derived_from_the_models():
     for name, model in DATASETS.items():
         schema = dataset_schema(name)
         assert schema.names == list(model.model_fields)
-        assert schema.metadata[b"newsbeam.schema_version"] == b"1"
+        assert schema.metadata[b"newsbeam.schema_version"] == SCHEMA_VERSION.encode()
 
 
 def test_arrow_types():
@@ -26,3 +27,8 @@ def test_arrow_types():
     assert schema.field("authors").type == pa.list_(pa.string())
     assert schema.field("word_count").type == pa.int64()
     assert dataset_schema("rejected").field("payload").type == pa.binary()
+    places = schema.field("places").type
+    assert pa.types.is_list(places) and places.value_type.field("lat").type == pa.float64()
+    assert places.value_type.field("geonames_id").type == pa.int64()
+    assert schema.field("topics").type.value_type.field("score").type == pa.float64()
+    assert schema.field("tags").type == pa.list_(pa.string())

@@ -31,13 +31,14 @@ sys.path.insert(0, str(HERE))
 from corpus import DEFAULT_BBC, build  # noqa: E402
 
 
-def stage_loop(folder: Path, fmt: str, limit: int) -> dict:
+def stage_loop(folder: Path, fmt: str, limit: int, tagging: bool = True) -> dict:
     """Per-stage cost on up to ``limit`` records, single process, no Beam."""
     from pipeline.dedup.exact import exact_keys
     from pipeline.dedup.minhash import MinHasher
     from pipeline.normalize.article import Normalizer
     from pipeline.sinks.parquet import write_parquet_file
     from pipeline.sources.files import read_file_records
+    from pipeline.tagging import Tagger
     from pipeline.tagging.language import LanguageDetector, tag_language
 
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -70,6 +71,11 @@ def stage_loop(folder: Path, fmt: str, limit: int) -> dict:
     t = time.perf_counter()
     articles = [tag_language(a, detector) for a in articles]
     timings["language"] = time.perf_counter() - t
+    if tagging:
+        tagger = Tagger()
+        t = time.perf_counter()
+        articles = [tagger.tag(a) for a in articles]
+        timings["tagging"] = time.perf_counter() - t  # places, topics, entities, keywords (language is set already)
     out = tempfile.mkdtemp(prefix="nb-bench-")
     t = time.perf_counter()
     write_parquet_file(out, "articles", "published_date=__HIVE_DEFAULT_PARTITION__", articles)
@@ -124,7 +130,7 @@ def main() -> None:
     results = []
     for scale in args.scales:
         folder = build(args.bbc, scale, args.workdir, args.format)
-        stages = stage_loop(folder, args.format, args.stage_limit)
+        stages = stage_loop(folder, args.format, args.stage_limit, tagging="--no-tagging" not in args.extra)
         job = run_job(folder, args.extra)
         row = {"scale": scale, "format": args.format, "extra": args.extra, "stages": stages, "job": job, "cpus": os.cpu_count()}
         results.append(row)

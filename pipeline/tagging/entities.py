@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-_NAME = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)*|[A-Z]\.|[A-Z][a-z]*[A-Z][a-z]+"  # Boris, O'Brien, Day-Lewis, J., McCain
+_NAME = r"[A-Z][a-z]*(?:[A-Z][a-z]+)?(?:['’-][A-Z]?[a-z]+)*"  # Boris, McCartney, O'Brien, Day-Lewis
+_INITIAL = r"[A-Z]\.?"  # the W of George W Bush
 _TITLES = (
     r"Prime Minister|Deputy Prime Minister|President|Vice President|Vice-President|Chancellor|Foreign Secretary|"
     r"Home Secretary|Health Secretary|Defence Secretary|Defense Secretary|Secretary of State|Secretary|"
@@ -30,20 +31,23 @@ _TITLES = (
     r"King|Queen|Prince|Princess|Pope|Archbishop|Bishop|Rev\.?|Father|Sheikh|"
     r"Mr\.?|Mrs\.?|Ms\.?|Miss|Dr\.?|Sir|Dame|Lord|Lady|Prof\.?|Professor"
 )
-_PERSON_RE = re.compile(rf"\b(?:{_TITLES})\s+((?:{_NAME})(?:\s+(?:{_NAME})){{0,2}})")
+_PERSON_RE = re.compile(rf"\b(?:{_TITLES})\s+((?:{_NAME})(?:\s+(?:{_INITIAL}(?=\s+[A-Z][a-z])|{_NAME})){{0,2}})(?!\w)(?!['’](?!s\b))")
 _ORG_WORDS = (
     r"Party|Ministry|Department|Office|Council|Commission|Committee|Agency|Authority|Association|Union|"
     r"Organisation|Organization|Federation|Foundation|Institute|University|College|Bank|Group|Corporation|"
     r"Corp|Inc|Ltd|Plc|PLC|LLC|Company|Co|Airlines|Airways|Motors|Holdings|Industries|Technologies|"
     r"Systems|Networks|Labs|Studios|Records|Pictures|News|Times|Post|Guardian|Telegraph|Club|Society|"
     r"Assembly|Parliament|Congress|Senate|Court|Police|Service|Services|Army|Navy|Force|Forces|Board|"
-    r"Fund|Trust|Exchange|Institution|Alliance|Coalition|Movement|Front|League|Network"
+    r"Fund|Trust|Exchange|Institution|Alliance|Coalition|Movement|Front|Network"
 )
 _ORG_PART = r"(?:[A-Z][A-Za-z&'’-]*|of|for|the|de)"
-_ORG_RE = re.compile(rf"\b((?:[A-Z][A-Za-z&'’-]*[ \t]+)(?:{_ORG_PART}[ \t]+){{0,4}}(?:{_ORG_WORDS}))\b")
+_ORG_RE = re.compile(
+    rf"\b((?:[A-Z][A-Za-z&'’-]*[ \t]+)(?:{_ORG_PART}[ \t]+){{0,4}}(?:{_ORG_WORDS})"
+    rf"(?:[ \t]+(?:of|for)(?:[ \t]+the)?(?:[ \t]+[A-Z][A-Za-z&'’-]*){{1,3}})?)\b"  # "National Union of Journalists"
+)
 _ORG_LEAD_STOP = {"The", "A", "An", "In", "On", "At", "But", "And", "Or", "For", "From", "By", "With", "Of", "To",
                   "As", "His", "Her", "Its", "Their", "Our", "This", "That", "These", "Those", "When", "While",
-                  "After", "Before", "If", "Last", "Next", "Every", "Each", "Both", "Former", "New"}
+                  "After", "Before", "If", "Last", "Next", "Every", "Each", "Both", "Former"}
 _NOT_NAMES = {"The", "A", "An", "He", "She", "It", "They", "We", "I", "His", "Her", "In", "On", "At", "And",
               "But", "Or", "Of", "On", "This", "That", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
               "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August",

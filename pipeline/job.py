@@ -90,7 +90,33 @@ def parse_options(argv: Sequence[str]) -> tuple[PipelineOptions, NewsbeamOptions
         raise UsageError("give at least one --input glob")
     if nb.rows_per_file < 1:
         raise UsageError("--rows-per-file must be positive")
+    if not nb.no_tagging:
+        _check_tagging_options(nb)
     return options, nb
+
+
+def _check_tagging_options(nb: NewsbeamOptions) -> None:
+    """Fail before the pipeline starts, not in a worker's setup()."""
+    if nb.taxonomy:
+        from pipeline.tagging.topics import Taxonomy
+
+        try:
+            Taxonomy(nb.taxonomy)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"--taxonomy {nb.taxonomy}: not a usable taxonomy file ({exc})") from exc
+    if nb.ner_model:
+        import importlib.util
+        import os
+
+        if importlib.util.find_spec("spacy") is None:
+            raise UsageError("--ner-model needs spaCy: pip install -e '.[ner]'")
+        import spacy.util
+
+        if not (spacy.util.is_package(nb.ner_model) or os.path.isdir(nb.ner_model)):
+            raise UsageError(
+                f"--ner-model {nb.ner_model}: no such spaCy pipeline installed "
+                f"(python -m spacy download {nb.ner_model})"
+            )
 
 
 def _counters(result) -> dict[str, int]:

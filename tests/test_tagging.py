@@ -234,3 +234,35 @@ def test_seeds_are_tagged_as_the_issue_requires(seed_articles, tagger):
     assert {"Boris Johnson", "Joe Biden"} <= set(tagged["000"]["persons"])
     assert tagged["000"]["entities_source"] == "rules"
     assert "place:AF" in tagged["000"]["tags"] and "lang:en" in tagged["000"]["tags"]
+
+
+# --- options, end to end -----------------------------------------------------------------------
+
+def test_taxonomy_option_replaces_topics_in_the_output(tmp_path):
+    import duckdb
+
+    from conftest import SEEDS
+    from pipeline.cli import main
+
+    taxonomy = tmp_path / "taxonomy.json"
+    taxonomy.write_text(json.dumps({"topics": [
+        {"code": "t:evac", "label": "evacuation", "terms": {"evacuation": 3, "evacuations": 3, "airlift": 3}},
+        {"code": "t:cats", "label": "cats", "terms": {"cat": 3, "kitten": 3}},
+    ]}))
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS / "*.txt"), "--output", str(out), "--taxonomy", str(taxonomy)]) == 0
+    codes = duckdb.connect().execute(
+        f"SELECT list_distinct(flatten(list([t.code for t in topics]))) FROM read_parquet('{out}/articles/**/*.parquet')"
+    ).fetchone()[0]
+    assert codes == ["t:evac"]
+
+
+def test_bad_tagging_options_fail_before_the_run(tmp_path, capsys):
+    from conftest import SEEDS
+    from pipeline.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS / "*.txt"), "--output", str(out), "--taxonomy", str(tmp_path / "nope.json")]) == 2
+    assert main(["run", "--input", str(SEEDS / "*.txt"), "--output", str(out), "--ner-model", "xx_no_such_model"]) == 2
+    assert "xx_no_such_model" in capsys.readouterr().err
+    assert not out.exists()

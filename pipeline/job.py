@@ -70,6 +70,14 @@ class RunSummary:
         ]
         for reason, count in self.by_prefix("rejected/").items():
             lines.append(f"    {reason:<28} {count:>6,}")
+        fetched = self.counters.get(metrics.FEEDS_FETCHED, 0)
+        if fetched:
+            unchanged = self.counters.get(metrics.FEEDS_NOT_MODIFIED, 0)
+            failed = self.counters.get(metrics.FEEDS_FAILED, 0)
+            lines.append(
+                f"  feeds fetched      {fetched:>9,}   ok: {fetched - unchanged - failed:,}   not modified (304): {unchanged:,}"
+                f"   failed: {failed:,}   (one row each in feeds/)"
+            )
         mark = "ok" if self.balanced else "MISMATCH"
         lines.append(
             f"  check: {self.records_read:,} read = {a:,} articles + {d:,} duplicates + {r:,} rejected"
@@ -86,8 +94,8 @@ def parse_options(argv: Sequence[str]) -> tuple[PipelineOptions, NewsbeamOptions
     nb = options.view_as(NewsbeamOptions)
     if not nb.output:
         raise UsageError("--output is required")
-    if not nb.input:
-        raise UsageError("give at least one --input glob")
+    if not nb.input and not nb.feeds:
+        raise UsageError("give at least one --input glob or a --feeds list")
     if nb.rows_per_file < 1:
         raise UsageError("--rows-per-file must be positive")
     if not nb.no_tagging:

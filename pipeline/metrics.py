@@ -8,3 +8,6 @@ REJECTED_BY_REASON = "rejected/{stage}/{reason}"
 DUPLICATES_BY_KIND = "duplicates/{kind}"
 FILES_WRITTEN = "files_written/{dataset}"
 ALREADY_WRITTEN = "already_written"  # records an earlier run already wrote (re-reads): no new row
+FEEDS_FETCHED = "feeds_fetched"
+FEEDS_NOT_MODIFIED = "feeds_not_modified"
+FEEDS_FAILED = "feeds_failed"

@@ -3,11 +3,14 @@ so ``--runner DataflowRunner --project …`` just works."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.dedup.minhash import MinHashConfig
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks import DEFAULT_ROWS_PER_FILE
+from pipeline.sources.http import FetchConfig
 from pipeline.sources.files import FORMATS
 
 
@@ -18,6 +21,21 @@ class NewsbeamOptions(PipelineOptions):
             "--input", dest="input", action="append", default=None,
             help="Glob of article files over Beam's file systems (local, gs://…); repeat for several.",
         )
+        parser.add_argument(
+            "--feeds", dest="feeds", default=None,
+            help="Live feeds to fetch: an OPML file or a text file with one URL per line (# comments).",
+        )
+        fetch = FetchConfig()
+        parser.add_argument("--fetch-timeout", "--fetch_timeout", dest="fetch_timeout", type=float, default=fetch.read_timeout,
+                            help=f"Seconds to wait for a feed server's next bytes (default {fetch.read_timeout:g}; connect: {fetch.connect_timeout:g}).")
+        parser.add_argument("--fetch-deadline", "--fetch_deadline", dest="fetch_deadline", type=float, default=fetch.deadline,
+                            help=f"Seconds one request may take in all, body included (default {fetch.deadline:g}).")
+        parser.add_argument("--fetch-max-bytes", "--fetch_max_bytes", dest="fetch_max_bytes", type=int, default=fetch.max_bytes,
+                            help=f"Largest feed body accepted, after decompression (default {fetch.max_bytes:,}).")
+        parser.add_argument("--fetch-retries", "--fetch_retries", dest="fetch_retries", type=int, default=fetch.retries,
+                            help=f"Retries on connection errors, timeouts, 429 and 5xx (default {fetch.retries}).")
+        parser.add_argument("--fetch-max-redirects", "--fetch_max_redirects", dest="fetch_max_redirects", type=int,
+                            default=fetch.max_redirects, help=f"Redirects followed (default {fetch.max_redirects}).")
         parser.add_argument("--output", dest="output", default=None, help="Output root: articles/, duplicates/, rejected/ datasets.")
         parser.add_argument(
             "--input-format", "--input_format", dest="input_format", default=None, choices=FORMATS,
@@ -64,6 +82,16 @@ class NewsbeamOptions(PipelineOptions):
             "--ner-model", "--ner_model", dest="ner_model", default=None,
             help="Installed spaCy pipeline for persons/organisations (e.g. en_core_web_sm); "
                  "without it a rule-based fallback runs (entities_source = 'rules').",
+        )
+
+    def fetch_config(self) -> FetchConfig:
+        return replace(
+            FetchConfig(),
+            read_timeout=self.fetch_timeout,
+            deadline=self.fetch_deadline,
+            max_bytes=self.fetch_max_bytes,
+            retries=self.fetch_retries,
+            max_redirects=self.fetch_max_redirects,
         )
 
     def minhash_config(self) -> MinHashConfig:

@@ -13,7 +13,11 @@ import pyarrow as pa
 from schemas.arrow import dataset_schema
 from schemas.models import DATASETS
 
-PARTITION_COLUMNS = {"articles": ("published_date", pa.date32()), "duplicates": ("published_date", pa.date32())}
+PARTITION_COLUMNS = {
+    "articles": ("published_date", pa.date32()),
+    "duplicates": ("published_date", pa.date32()),
+    "feeds": ("fetched_date", pa.date32()),
+}
 
 
 def _has_files(output: str, dataset: str) -> bool:

@@ -152,10 +152,39 @@ class IndexRecord(_Record):
     signature: Optional[bytes] = Field(None, description="b-bit MinHash sketch: the low byte of each of the num_perm minimums; null for texts too short for near dedup.")
 
 
+FetchOutcome = Literal["ok", "not_modified", "error"]
+
+
+class FeedFetch(_Record):
+    """One fetch of one live feed (``feeds`` dataset: feed health, and the conditional-GET state)."""
+
+    schema_version: str = Field(SCHEMA_VERSION)
+    fetch_id: str = Field(description="Stable id of this fetch (feed URL and time).")
+    feed_url: str = Field(description="The feed URL as listed in --feeds.")
+    final_url: Optional[str] = Field(None, description="URL after redirects.")
+    fetched_at: datetime = Field(description="When the fetch started (UTC).")
+    outcome: FetchOutcome = Field(description="'ok' (a body was parsed), 'not_modified' (304) or 'error'.")
+    http_status: Optional[int] = Field(None, description="Status of the last response; null when none came.")
+    elapsed_ms: int = Field(ge=0, description="Wall time of the fetch, retries and waits included.")
+    attempts: int = Field(ge=0, description="Requests made (1 + retries).")
+    bytes: int = Field(0, ge=0, description="Body size after gzip/deflate decoding.")
+    etag: Optional[str] = Field(None, description="ETag to send as If-None-Match next time.")
+    last_modified: Optional[str] = Field(None, description="Last-Modified to send as If-Modified-Since next time.")
+    feed_title: Optional[str] = None
+    entries: int = Field(0, ge=0, description="Entries feedparser found.")
+    new_articles: int = Field(0, ge=0, description="Entries that became new articles in this run (after dedup).")
+    bozo: Optional[str] = Field(None, description="Why feedparser found the feed malformed, when it did (entries kept).")
+    error: Optional[str] = Field(None, description="Stable reason code: http_404, timeout, too_large, not_a_feed, redirect_loop ...")
+    message: Optional[str] = None
+
+    _utc_fetched = field_validator("fetched_at")(_require_utc)
+
+
 DATASETS: dict[str, type[_Record]] = {
     "articles": Article,
     "duplicates": DuplicateRecord,
     "rejected": RejectedRecord,
+    "feeds": FeedFetch,
 }
 # Internal datasets under OUTPUT/_index/, read back by later runs.
 INDEX_DATASETS: dict[str, type[_Record]] = {"index": IndexRecord}

@@ -170,8 +170,9 @@ class WriteArticles(beam.PTransform):
             | "CountRejections" >> beam.ParDo(CountRejectionsFn())
         )
         datasets = {"articles": pcolls["articles"], "duplicates": pcolls["duplicates"], "rejected": rejected_rows}
-        if "index" in pcolls:
-            datasets["index"] = pcolls["index"]
+        for optional in ("index", "feeds"):
+            if optional in pcolls:
+                datasets[optional] = pcolls[optional]
         temp_files = [
             rows | f"Write{name.title().replace('_', '')}TempFiles" >> beam.ParDo(WriteBundleFilesFn(self._output, name, self._run_id, self._rows_per_file))
             for name, rows in datasets.items()

@@ -23,7 +23,7 @@ from schemas.arrow import dataset_schema
 
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for NULL; DuckDB reads it as NULL
 ROW_GROUP_ROWS = 10_000
-ID_FIELDS = {"articles": "article_id", "duplicates": "article_id", "rejected": "rejected_id"}
+ID_FIELDS = {"articles": "article_id", "duplicates": "article_id", "rejected": "rejected_id", "feeds": "fetch_id"}
 _MASK = (1 << 64) - 1
 
 
@@ -40,11 +40,16 @@ def no_partition(row: dict) -> str:
     return ""
 
 
+def fetch_partition(row: dict) -> str:
+    return date_partition("fetched_date", row.get("fetched_at"))
+
+
 PARTITIONERS: dict[str, Callable[[dict], str]] = {
     "articles": article_partition,
     "duplicates": article_partition,
     "rejected": no_partition,
     "index": no_partition,
+    "feeds": fetch_partition,
 }
 # Folder of each dataset under the output root.
 DATASET_FOLDERS = {
@@ -52,6 +57,7 @@ DATASET_FOLDERS = {
     "duplicates": "duplicates",
     "rejected": "rejected",
     "index": "_index/records",
+    "feeds": "feeds",
 }
 
 

@@ -25,7 +25,9 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         rejects.append(read["rejected"])
     health = None
     if options.feeds:
-        live = pipeline | "ReadFeeds" >> ReadFeeds(options.feeds, options.output, options.fetch_config())
+        live = pipeline | "ReadFeeds" >> ReadFeeds(
+            options.feeds, options.output, options.fetch_config(), options.fetch_concurrency
+        )
         records.append(live["records"])
         rejects.append(live["rejected"])
         health = live["health"]

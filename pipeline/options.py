@@ -36,6 +36,8 @@ class NewsbeamOptions(PipelineOptions):
                             help=f"Retries on connection errors, timeouts, 429 and 5xx (default {fetch.retries}).")
         parser.add_argument("--fetch-max-redirects", "--fetch_max_redirects", dest="fetch_max_redirects", type=int,
                             default=fetch.max_redirects, help=f"Redirects followed (default {fetch.max_redirects}).")
+        parser.add_argument("--fetch-concurrency", "--fetch_concurrency", dest="fetch_concurrency", type=int, default=16,
+                            help="Feeds fetched at once by each worker (default 16).")
         parser.add_argument("--output", dest="output", default=None, help="Output root: articles/, duplicates/, rejected/ datasets.")
         parser.add_argument(
             "--input-format", "--input_format", dest="input_format", default=None, choices=FORMATS,

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 import urllib3.exceptions
 
 try:
@@ -72,8 +73,12 @@ class _Deadline(Exception):
     pass
 
 
-def make_session(config: FetchConfig) -> requests.Session:
+def make_session(config: FetchConfig, pool_size: int = 10) -> requests.Session:
+    """One Session per DoFn (connection reuse); ``pool_size`` connections per host for its threads."""
     session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.max_redirects = config.max_redirects
     session.headers.update({"User-Agent": config.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"})
     session.trust_env = False  # no proxies or .netrc picked up from the worker's environment

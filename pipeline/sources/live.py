@@ -12,6 +12,7 @@ external ones (its parser has external entities and DTD loading off), which the 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Iterator, Optional
@@ -157,35 +158,45 @@ class LoadFeedStateFn(beam.DoFn):
             yield url, latest[url][1:]
 
 
-class FetchFeedFn(beam.DoFn):
-    """Feed URL -> entries (``RawRecord``), dead letters and one health row."""
+class FetchFeedsFn(beam.DoFn):
+    """A batch of feed URLs -> entries (``RawRecord``), dead letters and one health row per feed.
 
-    def __init__(self, config: FetchConfig):
+    The feeds of a batch are fetched concurrently by a thread pool (network-bound work); the
+    outputs come out in the batch's order, so results do not depend on timing."""
+
+    def __init__(self, config: FetchConfig, concurrency: int = 16):
         self._config = config
+        self._concurrency = max(1, concurrency)
 
     def setup(self) -> None:
-        self._session = make_session(self._config)
+        self._session = make_session(self._config, pool_size=self._concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="newsbeam-fetch")
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
         self._fetches = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FETCHED)
         self._not_modified = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_NOT_MODIFIED)
         self._failed = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FAILED)
 
-    def process(self, url: str, states: dict):
-        items, health = fetch_and_parse(self._session, url, self._config, states.get(url))
-        self._fetches.inc()
-        if health["outcome"] == "not_modified":
-            self._not_modified.inc()
-        elif health["outcome"] == "error":
-            self._failed.inc()
-        for item in items:
-            self._read.inc()
-            if isinstance(item, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
-            else:
-                yield item
-        yield beam.pvalue.TaggedOutput(HEALTH, health)
+    def process(self, urls: list, states: dict):
+        futures = [self._pool.submit(fetch_and_parse, self._session, url, self._config, states.get(url)) for url in urls]
+        for future in futures:
+            items, health = future.result()  # fetch_and_parse never raises
+            self._fetches.inc()
+            if health["outcome"] == "not_modified":
+                self._not_modified.inc()
+            elif health["outcome"] == "error":
+                self._failed.inc()
+            for item in items:
+                self._read.inc()
+                if isinstance(item, Rejection):
+                    yield beam.pvalue.TaggedOutput(REJECTED, item)
+                else:
+                    yield item
+            yield beam.pvalue.TaggedOutput(HEALTH, health)
 
     def teardown(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         session = getattr(self, "_session", None)
         if session is not None:
             session.close()
@@ -194,11 +205,12 @@ class FetchFeedFn(beam.DoFn):
 class ReadFeeds(beam.PTransform):
     """Feed list -> ``{"records", "rejected", "health"}``."""
 
-    def __init__(self, feed_list: str, output: str, config: FetchConfig = FetchConfig()):
+    def __init__(self, feed_list: str, output: str, config: FetchConfig = FetchConfig(), concurrency: int = 16):
         super().__init__()
         self._feed_list = feed_list
         self._output = output
         self._config = config
+        self._concurrency = concurrency
 
     def expand(self, pbegin):
         listed = (
@@ -214,8 +226,9 @@ class ReadFeeds(beam.PTransform):
         fetched = (
             listed.urls
             | "UniqueFeeds" >> beam.Distinct()  # also spreads the feeds over workers
-            | "FetchFeeds" >> beam.ParDo(FetchFeedFn(self._config), beam.pvalue.AsDict(states)).with_outputs(
-                REJECTED, HEALTH, main="records")
+            | "BatchFeeds" >> beam.BatchElements(min_batch_size=1, max_batch_size=4 * self._concurrency)
+            | "FetchFeeds" >> beam.ParDo(FetchFeedsFn(self._config, self._concurrency), beam.pvalue.AsDict(states))
+            .with_outputs(REJECTED, HEALTH, main="records")
         )
         rejected = (listed[REJECTED], fetched[REJECTED]) | "CollectFeedRejects" >> beam.Flatten()
         return {"records": fetched.records, "rejected": rejected, "health": fetched[HEALTH]}

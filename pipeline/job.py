@@ -78,6 +78,10 @@ class RunSummary:
                 f"  feeds fetched      {fetched:>9,}   ok: {fetched - unchanged - failed:,}   not modified (304): {unchanged:,}"
                 f"   failed: {failed:,}   (one row each in feeds/)"
             )
+        if self.state == "INTERRUPTED":
+            lines.append("  stopped by Ctrl-C: rows above are those in the files published so far (all complete)")
+            lines.append(f"  output: {self.output}")
+            return "\n".join(lines)
         mark = "ok" if self.balanced else "MISMATCH"
         lines.append(
             f"  check: {self.records_read:,} read = {a:,} articles + {d:,} duplicates + {r:,} rejected"
@@ -94,7 +98,21 @@ def parse_options(argv: Sequence[str]) -> tuple[PipelineOptions, NewsbeamOptions
     nb = options.view_as(NewsbeamOptions)
     if not nb.output:
         raise UsageError("--output is required")
-    if not nb.input and not nb.feeds:
+    streaming = options.view_as(StandardOptions).streaming
+    if streaming:
+        if nb.input:
+            raise UsageError("--streaming reads --feeds and/or --input-topic/--input-subscription, not --input files")
+        if not (nb.feeds or nb.input_topic or nb.input_subscription):
+            raise UsageError("--streaming needs --feeds and/or --input-topic/--input-subscription")
+        if nb.poll_interval <= 0:
+            raise UsageError("--poll-interval must be positive")
+        try:
+            from pipeline.dedup.streaming import parse_horizon
+
+            parse_horizon(nb.dedup_horizon)
+        except ValueError as exc:
+            raise UsageError(f"--dedup-horizon: {exc}") from exc
+    elif not nb.input and not nb.feeds:
         raise UsageError("give at least one --input glob or a --feeds list")
     if nb.rows_per_file < 1:
         raise UsageError("--rows-per-file must be positive")
@@ -169,6 +187,39 @@ def write_manifest(summary: RunSummary, options: PipelineOptions, finished_at: s
     return path
 
 
+def _remove_temporary(output: str, run_id: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.sinks.parquet import temp_folder
+
+    folder = temp_folder(output, run_id)
+    try:
+        if FileSystems.exists(folder):
+            FileSystems.delete([folder])
+        parent = FileSystems.join(output, "_temporary")
+        if FileSystems.exists(parent) and not FileSystems.match([FileSystems.join(parent, "*")])[0].metadata_list:
+            FileSystems.delete([parent])
+    except Exception:  # noqa: BLE001 - best effort; another run may share the folder
+        pass
+
+
+def _counters_from_files(output: str, since: datetime) -> dict[str, int]:
+    """Rows per dataset in the files published since ``since`` (when metrics are gone)."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    counts: dict[str, int] = {}
+    if "://" in output:
+        return counts
+    for dataset in ("articles", "duplicates", "rejected", "feeds"):
+        for path in Path(output, dataset).glob("**/*.parquet"):
+            if path.stat().st_mtime >= since.timestamp():
+                key = metrics.WRITTEN.format(dataset=dataset)
+                counts[key] = counts.get(key, 0) + pq.ParquetFile(path).metadata.num_rows
+    return counts
+
+
 def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
@@ -177,16 +228,27 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     clock = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, nb, run_id=run_id)
-    result = pipeline.run()
-    state = result.wait_until_finish()
+    counters: dict[str, int] = {}
+    try:
+        result = pipeline.run()
+        state = str(result.wait_until_finish())
+        counters = _counters(result)
+    except KeyboardInterrupt:
+        # Ctrl-C: every published file is complete (files are renamed into place whole);
+        # what a bundle had in flight is dropped with its temporary files.
+        state = "INTERRUPTED"
+        counters = _counters_from_files(nb.output, started)
+    finally:
+        if options.view_as(StandardOptions).streaming:
+            _remove_temporary(nb.output, run_id)
     summary = RunSummary(
         run_id=run_id,
         output=nb.output,
         runner=options.view_as(StandardOptions).runner or "DirectRunner",
-        state=str(state),
+        state=state,
         started_at=started.isoformat(),
         wall_seconds=round(time.perf_counter() - clock, 3),
-        counters=_counters(result),
+        counters=counters,
     )
     summary.manifest = write_manifest(summary, options, datetime.now(timezone.utc).isoformat())
     return summary

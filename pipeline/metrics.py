@@ -11,3 +11,4 @@ ALREADY_WRITTEN = "already_written"  # records an earlier run already wrote (re-
 FEEDS_FETCHED = "feeds_fetched"
 FEEDS_NOT_MODIFIED = "feeds_not_modified"
 FEEDS_FAILED = "feeds_failed"
+FEEDS_BACKED_OFF = "feeds_backed_off"

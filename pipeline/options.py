@@ -10,7 +10,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.dedup.minhash import MinHashConfig
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks import DEFAULT_ROWS_PER_FILE
+from pipeline.dedup.streaming import DEFAULT_HORIZON
 from pipeline.sources.http import FetchConfig
+from pipeline.sources.streaming import DEFAULT_MAX_BACKOFF
 from pipeline.sources.files import FORMATS
 
 
@@ -38,6 +40,18 @@ class NewsbeamOptions(PipelineOptions):
                             default=fetch.max_redirects, help=f"Redirects followed (default {fetch.max_redirects}).")
         parser.add_argument("--fetch-concurrency", "--fetch_concurrency", dest="fetch_concurrency", type=int, default=16,
                             help="Feeds fetched at once by each worker (default 16).")
+        parser.add_argument("--poll-interval", "--poll_interval", dest="poll_interval", type=float, default=60.0,
+                            help="Streaming: seconds between polls of every feed (default 60).")
+        parser.add_argument("--duration", dest="duration", type=float, default=None,
+                            help="Streaming: stop after this many seconds (default: run until stopped).")
+        parser.add_argument("--max-backoff", "--max_backoff", dest="max_backoff", type=float, default=DEFAULT_MAX_BACKOFF,
+                            help="Streaming: longest wait before retrying a failing feed, seconds (default 3600).")
+        parser.add_argument("--dedup-horizon", "--dedup_horizon", dest="dedup_horizon", default=DEFAULT_HORIZON,
+                            help="Streaming: how long dedup remembers a record (e.g. 7d, 12h; default 7d).")
+        parser.add_argument("--input-topic", "--input_topic", dest="input_topic", default=None,
+                            help="Streaming: Pub/Sub topic of article JSON messages (projects/P/topics/T).")
+        parser.add_argument("--input-subscription", "--input_subscription", dest="input_subscription", default=None,
+                            help="Streaming: Pub/Sub subscription of article JSON messages (projects/P/subscriptions/S).")
         parser.add_argument("--output", dest="output", default=None, help="Output root: articles/, duplicates/, rejected/ datasets.")
         parser.add_argument(
             "--input-format", "--input_format", dest="input_format", default=None, choices=FORMATS,

@@ -112,6 +112,8 @@ class FeedServer:
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
+    live_a = body("liveA", 120)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -145,6 +147,20 @@ class FeedServer:
         send = self.send
         if path == "/rss":
             send(h, 200, rss("Example News", _items("rss")))
+        elif path == "/live":
+            # A feed that changes while a streaming job polls it: A and B, then a new C, then D (a
+            # near duplicate of A: one sentence added) and A again.
+            items = [("Story A", "https://live.example/a", self.live_a), ("Story B", "https://live.example/b", body("liveB"))]
+            if hit >= 2:
+                items.insert(0, ("Story C", "https://live.example/c", body("liveC")))
+            if hit >= 3:
+                items.insert(0, ("Story D", "https://live.example/d", self.live_a + " A sentence was added later."))
+            send(h, 200, rss("Live Wire", items))
+        elif path == "/recovering":
+            if hit <= 2:
+                send(h, 503, b"down", content_type="text/plain")
+            else:
+                send(h, 200, rss("Recovered Wire", [("Story R", "https://recovered.example/r", body("recovered"))]))
         elif path == "/content":
             send(h, 200, CONTENT_ENCODED)
         elif path == "/atom":

@@ -35,7 +35,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
             ticks = pipeline | "PollTicks" >> PeriodicImpulse(
                 start_timestamp=start, stop_timestamp=stop, fire_interval=options.poll_interval)
         polled = ticks | "PollFeeds" >> PollFeeds(
-            options.feeds, options.fetch_config(), options.poll_interval, options.max_backoff)
+            options.feeds, options.fetch_config(), options.poll_interval, options.max_backoff, options.output)
         records.append(polled["records"])
         rejects.append(polled["rejected"])
         health = polled["health"]

@@ -17,6 +17,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline import metrics
+from pipeline.beam_fixes import fix_local_runner_metrics
 from pipeline.factory import build_pipeline
 from pipeline.options import NewsbeamOptions
 from schemas.models import SCHEMA_VERSION
@@ -223,13 +224,14 @@ def _counters_from_files(output: str, since: datetime) -> dict[str, int]:
 def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
+    fix_local_runner_metrics()
     started = datetime.now(timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     clock = time.perf_counter()
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, nb, run_id=run_id)
     counters: dict[str, int] = {}
     try:
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, nb, run_id=run_id)
         result = pipeline.run()
         state = str(result.wait_until_finish())
         counters = _counters(result)

@@ -100,6 +100,19 @@ class KeyByFn(beam.DoFn):
             yield (_key_of(article, self._kind) or ""), article
 
 
+def _same_entry(article: dict, key: str, root, history) -> bool:
+    """Written before as the same entry: its text key and its guid/URL key lead to the same
+    earlier record (a feed entry polled again after a restart, maybe at another position)."""
+    if key[0] != "t":
+        return False
+    for other in exact_keys(article):
+        if other[0] in "gu":
+            for _kind, other_root, _uid in history[other]:
+                if other_root[3] == root[3]:
+                    return True
+    return False
+
+
 class SeenKeyFn(beam.DoFn):
     """Keyed by one exact key: the first record seen with it (within the horizon) is its owner;
     later records with it are duplicates of the owner's cluster root."""
@@ -135,11 +148,11 @@ class SeenKeyFn(beam.DoFn):
         earlier = history[key]
         if earlier:
             _kind, root, earlier_uid = earlier[0]
-            if earlier_uid == uid:
+            if earlier_uid == uid or _same_entry(article, key, root, history):
                 yield {**article, DUP: (AGAIN, None, root, 1.0)}
             else:
                 yield {**article, DUP: ("exact", key_label(key), root, 1.0)}
-            first.write((root, identity if earlier_uid == uid else None, now))
+            first.write((root, identity if earlier_uid == uid or _same_entry(article, key, root, history) else None, now))
             return
         first.write((node_of(article), identity, now))
         yield article

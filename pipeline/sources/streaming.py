@@ -62,12 +62,45 @@ class ListFeedsFn(beam.DoFn):
             yield url, float(tick)
 
 
+class LoadPollStateFn(beam.DoFn):
+    """OUTPUT -> (feed URL, (validators, failures in a row, last fetch time)) from the ``feeds``
+    dataset earlier runs wrote: a restarted job resumes conditional GETs and back-off."""
+
+    def process(self, output: str):
+        import pyarrow.parquet as pq
+
+        pattern = FileSystems.join(output, "feeds", "*", "*.parquet")
+        try:
+            files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        except Exception:  # noqa: BLE001 - no feeds dataset yet
+            return
+        rows: dict[str, list] = {}
+        for path in files:
+            with FileSystems.open(path) as handle:
+                table = pq.read_table(handle, columns=["feed_url", "fetched_at", "outcome", "etag", "last_modified"])
+            for row in table.to_pylist():
+                rows.setdefault(row["feed_url"], []).append(row)
+        for url in sorted(rows):
+            history = sorted(rows[url], key=lambda r: r["fetched_at"])
+            validators = None
+            for row in history:
+                if row["outcome"] in ("ok", "not_modified") and (row["etag"] or row["last_modified"]):
+                    validators = (row["etag"], row["last_modified"])
+            failures = 0
+            for row in reversed(history):
+                if row["outcome"] != "error":
+                    break
+                failures += 1
+            yield url, (validators, failures, history[-1]["fetched_at"].timestamp())
+
+
 class PollFeedFn(beam.DoFn):
     """(feed URL, tick) -> entries, dead letters and a health row; validators and back-off in state."""
 
     VALIDATORS = ReadModifyWriteStateSpec("validators", PickleCoder())  # (etag, last_modified)
     FAILURES = ReadModifyWriteStateSpec("failures", PickleCoder())  # failures in a row
     NOT_BEFORE = ReadModifyWriteStateSpec("not_before", PickleCoder())  # tick time before which we wait
+    SEEDED = ReadModifyWriteStateSpec("seeded", PickleCoder())  # state taken over from the feeds dataset
 
     def __init__(self, config: FetchConfig, poll_interval: float, max_backoff: float = DEFAULT_MAX_BACKOFF):
         self._config = config
@@ -82,9 +115,20 @@ class PollFeedFn(beam.DoFn):
         self._failed = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FAILED)
         self._backed_off = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_BACKED_OFF)
 
-    def process(self, element, validators=beam.DoFn.StateParam(VALIDATORS), failures=beam.DoFn.StateParam(FAILURES),
-                not_before=beam.DoFn.StateParam(NOT_BEFORE)):
+    def process(self, element, seeds, validators=beam.DoFn.StateParam(VALIDATORS),
+                failures=beam.DoFn.StateParam(FAILURES), not_before=beam.DoFn.StateParam(NOT_BEFORE),
+                seeded=beam.DoFn.StateParam(SEEDED)):
         url, tick = element
+        if not seeded.read():
+            seeded.write(True)
+            seed = seeds.get(url)
+            if seed is not None:
+                earlier_validators, streak, last_fetch = seed
+                if earlier_validators:
+                    validators.write(earlier_validators)
+                if streak:
+                    failures.write(streak)
+                    not_before.write(last_fetch + next_wait(streak, self._poll, self._max_backoff) - 0.001)
         wait_until = not_before.read()
         if wait_until is not None and tick < wait_until:
             self._backed_off.inc()
@@ -122,19 +166,26 @@ class PollFeeds(beam.PTransform):
     """Ticks -> ``{"records", "rejected", "health"}`` (the feed list re-read every tick)."""
 
     def __init__(self, feed_list: str, config: FetchConfig, poll_interval: float,
-                 max_backoff: float = DEFAULT_MAX_BACKOFF):
+                 max_backoff: float = DEFAULT_MAX_BACKOFF, output: Optional[str] = None):
         super().__init__()
+        self._output = output
         self._feed_list = feed_list
         self._config = config
         self._poll = poll_interval
         self._max_backoff = max_backoff
 
     def expand(self, ticks):
+        roots = [self._output] if self._output else []
+        seeds = (
+            ticks.pipeline
+            | "PollStateRoot" >> beam.Create(roots)
+            | "LoadPollState" >> beam.ParDo(LoadPollStateFn())
+        )
         polled = (
             ticks
             | "ListFeeds" >> beam.ParDo(ListFeedsFn(self._feed_list))
-            | "PollFeed" >> beam.ParDo(PollFeedFn(self._config, self._poll, self._max_backoff)).with_outputs(
-                REJECTED, HEALTH, main="records")
+            | "PollFeed" >> beam.ParDo(PollFeedFn(self._config, self._poll, self._max_backoff), beam.pvalue.AsDict(seeds))
+            .with_outputs(REJECTED, HEALTH, main="records")
         )
         return {"records": polled.records, "rejected": polled[REJECTED], "health": polled[HEALTH]}
 

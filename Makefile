@@ -10,7 +10,7 @@ OUT    ?= out/
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,gcp]'
 	touch $(STAMP)
 
 install: $(STAMP)

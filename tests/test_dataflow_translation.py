@@ -1,0 +1,46 @@
+"""Offline translation with the DataflowRunner (dry run): catches unpicklable DoFns and
+constructs Dataflow cannot run, for the batch and the streaming job.  Needs the gcp extra
+(`make test` installs it); skipped with a message otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="the gcp extra is not installed")
+pytest.importorskip("google.cloud.pubsub", reason="the gcp extra is not installed")
+
+import apache_beam as beam  # noqa: E402
+
+from pipeline.factory import build_pipeline  # noqa: E402
+from pipeline.job import parse_options  # noqa: E402
+
+DRY_RUN = ["--runner", "DataflowRunner", "--dry_run=True", "--no_auth", "--project=test-project",
+           "--region=us-central1", "--temp_location=gs://newsbeam-test/tmp",
+           "--staging_location=gs://newsbeam-test/staging", "--sdk_location=container",
+           "--output", "gs://newsbeam-test/out"]
+
+
+def _translate(args):
+    options, nb = parse_options(args + DRY_RUN)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, nb, run_id="dry-run")
+    result = pipeline.run()
+    job = result.job
+    names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
+    return job.proto.type.name, names
+
+
+def test_batch_job_translates():
+    job_type, names = _translate(["--input", "gs://newsbeam-test/in/*.jsonl", "--feeds", "gs://newsbeam-test/feeds.txt"])
+    assert job_type == "JOB_TYPE_BATCH"
+    assert {"ReadArticleFiles", "ReadFeeds", "NormalizeArticles", "DeduplicateArticles", "TagArticles",
+            "WriteArticles", "AddNewArticleCounts"} <= names
+
+
+def test_streaming_job_translates():
+    job_type, names = _translate(["--streaming", "--input-subscription", "projects/test-project/subscriptions/news",
+                                  "--feeds", "gs://newsbeam-test/feeds.txt"])
+    assert job_type == "JOB_TYPE_STREAMING"
+    assert {"PollTicks", "PollFeeds", "ReadFromPubSub", "ParseMessages", "NormalizeArticles", "DeduplicateStream",
+            "TagArticles", "WriteStream"} <= names
+    assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBand15", "PollFeeds/PollFeed"} <= names

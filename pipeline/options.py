@@ -16,6 +16,17 @@ from pipeline.sources.streaming import DEFAULT_MAX_BACKOFF
 from pipeline.sources.files import FORMATS
 
 
+def _flag(value: str) -> bool:
+    """A switch that also takes a value (``--no-tagging`` or ``--no_tagging=true``: Flex
+    Templates pass every parameter as ``--name=value``)."""
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
 class NewsbeamOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
@@ -71,7 +82,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         defaults = MinHashConfig()
         parser.add_argument(
-            "--no-near-dedup", "--no_near_dedup", dest="no_near_dedup", action="store_true", default=False,
+            "--no-near-dedup", "--no_near_dedup", dest="no_near_dedup", type=_flag, nargs="?", const=True, default=False,
             help="Exact deduplication only (no MinHash).",
         )
         parser.add_argument("--shingle-size", "--shingle_size", dest="shingle_size", type=int, default=defaults.shingle,
@@ -87,7 +98,7 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--near-max-bucket", "--near_max_bucket", dest="near_max_bucket", type=int, default=defaults.max_bucket,
                             help=f"Band buckets with more records are skipped as boilerplate (default {defaults.max_bucket}).")
         parser.add_argument(
-            "--no-tagging", "--no_tagging", dest="no_tagging", action="store_true", default=False,
+            "--no-tagging", "--no_tagging", dest="no_tagging", type=_flag, nargs="?", const=True, default=False,
             help="Skip tagging (language, places, topics, entities, keywords).",
         )
         parser.add_argument(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import signal
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -188,6 +190,18 @@ def write_manifest(summary: RunSummary, options: PipelineOptions, finished_at: s
     return path
 
 
+def _catch_sigint(flag: threading.Event):
+    """Note Ctrl-C before Beam sees it (its runner may re-raise it as another exception)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigint(signum, frame):
+        flag.set()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
 def _remove_temporary(output: str, run_id: str) -> None:
     from apache_beam.io.filesystems import FileSystems
 
@@ -229,18 +243,24 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     clock = time.perf_counter()
     counters: dict[str, int] = {}
+    interrupted = threading.Event()
+    previous = _catch_sigint(interrupted)
     try:
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, nb, run_id=run_id)
         result = pipeline.run()
         state = str(result.wait_until_finish())
         counters = _counters(result)
-    except KeyboardInterrupt:
-        # Ctrl-C: every published file is complete (files are renamed into place whole);
-        # what a bundle had in flight is dropped with its temporary files.
+    except BaseException as exc:
+        # Ctrl-C (however the runner re-raised it): every published file is complete (files are
+        # renamed into place whole); what a bundle had in flight is dropped with its temporary files.
+        if not (isinstance(exc, KeyboardInterrupt) or interrupted.is_set()):
+            raise
         state = "INTERRUPTED"
         counters = _counters_from_files(nb.output, started)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         if options.view_as(StandardOptions).streaming:
             _remove_temporary(nb.output, run_id)
     summary = RunSummary(

@@ -174,3 +174,32 @@ def test_bounded_streaming_run_against_a_changing_feed(tmp_path):
                          f"WHERE feed_url LIKE '%/recovering' GROUP BY 1").fetchall()
     assert dict(health)["error"] == 2 and dict(health)["ok"] >= 1
     assert not (out / "_temporary").exists()
+
+
+def test_ctrl_c_keeps_published_files_and_prints_a_summary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    feeds = tmp_path / "feeds.txt"
+    with FeedServer() as server:
+        feeds.write_text(f"{server.url('/rss')}\n{server.url('/atom')}\n")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feeds", str(feeds), "--poll-interval", "1",
+             "--output", str(out), "--no-tagging"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 60
+        while not list((out / "articles").glob("**/*.parquet")) and time.monotonic() < deadline:
+            assert child.poll() is None, "the job ended on its own"
+            time.sleep(0.1)
+        child.send_signal(signal.SIGINT)
+        printed, _ = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert "INTERRUPTED" in printed and "articles written" in printed
+    assert not (out / "_temporary").exists() and not list(out.rglob("*.inprogress"))
+    count = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{out}/articles/**/*.parquet')").fetchone()[0]
+    import re
+
+    reported = int(re.search(r"articles written\s+(\d+)", printed).group(1))
+    assert count == reported >= 1  # every published file is complete, readable and counted

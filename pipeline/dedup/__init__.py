@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -39,13 +40,17 @@ from pipeline.dedup.shards import ShardBuffer, regroup
 
 DUPLICATES = "duplicates"
 INDEX = "index"
-EXACT, BANDS, PENDING, SEEN = "exact", "bands", "pending", "seen"
-MINHASH_FIELD = "_minhash"  # transient: (sketch, band keys) travel with the article to its index row
+EXACT, BANDS, PENDING, SEEN, SKETCHES = "exact", "bands", "pending", "seen", "sketches"
+MINHASH_FIELD = "_minhash"  # transient: the signature (uint32 bytes) travels with the article to its index row
 
 
 class PrepareDedupFn(beam.DoFn):
     """Article -> its exact keys and band keys, as sharded lists (``shards.py``), plus
-    the article itself, carrying its sketch and band keys for its index row."""
+    the article itself, carrying its signature for its index row.
+
+    A band member is only the record's uid: its node and sketch travel once per record
+    (``sketches``: ``(uid, (node, sketch))``, a side input of the band step) instead of
+    once per band, which makes the band shuffle ~5x smaller."""
 
     def __init__(self, near: Optional[MinHashConfig]):
         self._near = near
@@ -68,12 +73,10 @@ class PrepareDedupFn(beam.DoFn):
         if signature is None:
             yield article
         else:
-            raw = sketch(signature)
-            band_member = (node, uid, raw)
-            band_keys = self._hasher.band_keys(signature)
-            for key in band_keys:
-                full |= self._bands.add(window, key, band_member)
-            yield {**article, MINHASH_FIELD: (raw, band_keys)}
+            for key in self._hasher.band_keys(signature):
+                full |= self._bands.add(window, key, uid)
+            yield beam.pvalue.TaggedOutput(SKETCHES, (uid, (node, sketch(signature))))
+            yield {**article, MINHASH_FIELD: signature.tobytes()}
         if full:
             yield from self._drain()
 
@@ -124,7 +127,10 @@ class ExactGroupFn(_CompactEdgesFn):
 
 class BandGroupFn(_CompactEdgesFn):
     """A shard of band buckets -> verified near edges; candidates whose head was written before
-    go out as ``(head uid, ("c", (member node, head node, member signature)))``."""
+    go out as ``(head uid, ("c", (member node, head node, member signature)))``.
+
+    Members of this run are uids, looked up in ``sketches`` (uid -> (node, sketch));
+    members written before arrive whole, as ``(node, uid, None)``."""
 
     def __init__(self, max_bucket: int, threshold: float):
         self._max_bucket = max_bucket
@@ -135,12 +141,13 @@ class BandGroupFn(_CompactEdgesFn):
         self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
         self._verified = Metrics.counter(metrics.NAMESPACE, "near/verified")
 
-    def process(self, group, window=beam.DoFn.WindowParam):
+    def process(self, group, sketches, window=beam.DoFn.WindowParam):
         _, lists = group
         oversized = compared = verified = 0
         for _, members in regroup(lists):
             if len(members) < 2:
                 continue
+            members = [_band_member(member, sketches) for member in members]
             edges, pending, count, too_big = band_group(members, self._max_bucket, self._threshold)
             oversized += too_big
             compared += count
@@ -154,6 +161,13 @@ class BandGroupFn(_CompactEdgesFn):
         if compared:
             self._candidates.inc(compared)
             self._verified.inc(verified)
+
+
+def _band_member(member, sketches):
+    if isinstance(member, str):
+        node, raw = sketches[member]
+        return node, member, raw
+    return member
 
 
 class HeadUidFn(beam.DoFn):
@@ -223,7 +237,11 @@ class EmitComponentsFn(beam.DoFn):
 class ResolveDuplicatesFn(beam.DoFn):
     """Article + clusters (side inputs) -> kept article, or duplicate row; and index rows."""
 
+    def __init__(self, near: Optional[MinHashConfig] = None):
+        self._near = near
+
     def setup(self) -> None:
+        self._hasher = MinHasher(self._near) if self._near else None
         self._exact = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="exact"))
         self._near_count = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="near"))
         self._already = Metrics.counter(metrics.NAMESPACE, metrics.ALREADY_WRITTEN)
@@ -241,8 +259,9 @@ class ResolveDuplicatesFn(beam.DoFn):
         keys = exact_keys(article)
         signature = None
         if near is not None:
-            signature, band_keys = near
-            keys += band_keys
+            minimums = np.frombuffer(near, dtype=np.uint32)
+            signature = sketch(minimums)
+            keys += self._hasher.band_keys(minimums)
         yield beam.pvalue.TaggedOutput(INDEX, index_row(keys, uid, root, signature))
         if kind == "article":
             yield row
@@ -265,7 +284,7 @@ class DeduplicateArticles(beam.PTransform):
     def expand(self, articles):
         pipeline = articles.pipeline
         prepared = articles | "PrepareDedup" >> beam.ParDo(PrepareDedupFn(self._near)).with_output_types(Row).with_outputs(
-            EXACT, BANDS, main="articles"
+            EXACT, BANDS, SKETCHES, main="articles"
         )
         index = pipeline | "ReadIndexKeys" >> ReadIndexKeys(self._output) if self._output else None
 
@@ -283,9 +302,9 @@ class DeduplicateArticles(beam.PTransform):
                 band_inputs
                 | "CollectBandKeys" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
-                | "VerifyBandCandidates" >> beam.ParDo(BandGroupFn(self._near.max_bucket, self._near.threshold)).with_outputs(
-                    PENDING, main="edges"
-                )
+                | "VerifyBandCandidates" >> beam.ParDo(
+                    BandGroupFn(self._near.max_bucket, self._near.threshold), beam.pvalue.AsDict(prepared[SKETCHES])
+                ).with_outputs(PENDING, main="edges")
             )
             edges.append(bands.edges)
             if index:
@@ -308,6 +327,6 @@ class DeduplicateArticles(beam.PTransform):
             | "EmitComponents" >> beam.ParDo(EmitComponentsFn())
         )
         resolved = prepared.articles | "ResolveDuplicates" >> beam.ParDo(
-            ResolveDuplicatesFn(), beam.pvalue.AsDict(components), beam.pvalue.AsDict(exact[SEEN])
+            ResolveDuplicatesFn(self._near), beam.pvalue.AsDict(components), beam.pvalue.AsDict(exact[SEEN])
         ).with_outputs(DUPLICATES, INDEX, main="articles")
         return {"articles": resolved.articles, DUPLICATES: resolved[DUPLICATES], INDEX: resolved[INDEX]}

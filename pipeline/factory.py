@@ -22,6 +22,10 @@ from pipeline.sources.streaming import ParseMessages, PollFeeds, read_pubsub
 from pipeline.tagging import TagArticles
 
 
+# Batch: kept articles are resolved, tagged and written in this many parts (see DeduplicateArticles).
+RESOLVE_PARTS = 4
+
+
 def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Optional[str] = None,
                              messages=None, ticks=None):
     """The unbounded job: polled feeds and/or Pub/Sub messages -> the same normalise, dedup and
@@ -87,14 +91,17 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         records = [tuple(records) | "CollectRecords" >> beam.Flatten()]
     normalized = records[0] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
     deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
-        options.output, None if options.no_near_dedup else options.minhash_config()
+        options.output, None if options.no_near_dedup else options.minhash_config(), parts=RESOLVE_PARTS
     )
-    articles = deduplicated["articles"]
+    articles = deduplicated["articles"]  # a tuple of RESOLVE_PARTS PCollections, written where they are made
     datasets = {}
     if health is not None:
         datasets["feeds"] = {"health": health, "articles": articles} | "AddNewArticleCounts" >> AddNewArticleCounts()
     if not options.no_tagging:
-        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model)
+        articles = tuple(
+            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model)
+            for k, part in enumerate(articles)
+        )
     rejected = (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten()
     return {
         "articles": articles,

@@ -153,6 +153,8 @@ class RejectionToRowFn(beam.DoFn):
 class WriteArticles(beam.PTransform):
     """``{"articles", "duplicates", "rejected"}`` -> the three Parquet datasets.
     ``rejected`` holds ``Rejection``s; they become capped ``RejectedRecord`` rows.
+    A dataset may come as a tuple of PCollections: each is written where it is produced
+    (no Flatten, which would hold all its rows in memory on the local runner).
     Returns the published file paths."""
 
     def __init__(self, output: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE,
@@ -174,8 +176,11 @@ class WriteArticles(beam.PTransform):
             if optional in pcolls:
                 datasets[optional] = pcolls[optional]
         temp_files = [
-            rows | f"Write{name.title().replace('_', '')}TempFiles" >> beam.ParDo(WriteBundleFilesFn(self._output, name, self._run_id, self._rows_per_file))
-            for name, rows in datasets.items()
+            rows | f"Write{name.title().replace('_', '')}TempFiles{part or ''}" >> beam.ParDo(
+                WriteBundleFilesFn(self._output, name, self._run_id, self._rows_per_file)
+            )
+            for name, parts in datasets.items()
+            for part, rows in enumerate(parts if isinstance(parts, tuple) else (parts,))
         ]
         published = (
             temp_files

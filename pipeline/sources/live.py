@@ -260,9 +260,11 @@ class AddNewArticleCounts(beam.PTransform):
 
     def expand(self, pcolls):
         health = pcolls["health"] | "KeyHealthByFeed" >> beam.ParDo(KeyHealthByFeedFn())
+        parts = pcolls["articles"] if isinstance(pcolls["articles"], tuple) else (pcolls["articles"],)
+        keyed = [part | f"KeyArticleByFeed{k or ''}" >> beam.ParDo(KeyArticleByFeedFn()) for k, part in enumerate(parts)]
         counts = (
-            pcolls["articles"]
-            | "KeyArticleByFeed" >> beam.ParDo(KeyArticleByFeedFn())
+            keyed
+            | "CollectFeedCounts" >> beam.Flatten()  # (feed URL, 1) pairs only, never articles
             | "CountArticlesPerFeed" >> beam.CombinePerKey(sum)
         )
         return (

@@ -87,12 +87,37 @@ def stage_loop(folder: Path, fmt: str, limit: int, tagging: bool = True) -> dict
             "loop_articles_per_s": n / total}
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc (KiB)."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        stack.extend(int(c) for c in children)
+    return total
+
+
 def run_job(folder: Path, extra: list[str]) -> dict:
     out = Path(tempfile.mkdtemp(prefix="nb-bench-out-"))
     cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run", "--input", f"{folder}/**", "--output", str(out), *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree_peak_kib = 0
+    while proc.poll() is None:  # the whole process tree (workers of multi_processing included)
+        tree_peak_kib = max(tree_peak_kib, _tree_rss_kib(proc.pid))
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
+    proc.stdout, proc.stderr = stdout, stderr
     wall = time.perf_counter() - t
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
@@ -113,6 +138,7 @@ def run_job(folder: Path, extra: list[str]) -> dict:
         "articles_per_s": round(read / wall, 1),
         "peak_rss_mb": round(max(peak_kib, before) / 1024, 1),
         "peak_rss_note": "max RSS of any child process so far (the job runs in one process unless multi_processing)",
+        "peak_rss_tree_mb": round(tree_peak_kib / 1024, 1),
     }
 
 
@@ -137,7 +163,7 @@ def main() -> None:
         per = ", ".join(f"{k} {v:.0f}" for k, v in stages["per_article_us"].items())
         print(f"x{scale} ({args.format}): {job['records_read']:,} records -> {job['articles']:,} articles, "
               f"{job['duplicates']:,} duplicates, {job['rejected']:,} rejected")
-        print(f"  end to end: {job['wall_seconds']} s wall, {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB")
+        print(f"  end to end: {job['wall_seconds']} s wall, {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB (process tree: {job['peak_rss_tree_mb']} MB)")
         print(f"  plain-Python stage loop: {stages['loop_articles_per_s']:,.0f} articles/s; us/article: {per}")
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)

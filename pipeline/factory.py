@@ -8,6 +8,7 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.utils import shared
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.dedup import DeduplicateArticles
@@ -98,8 +99,9 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     if health is not None:
         datasets["feeds"] = {"health": health, "articles": articles} | "AddNewArticleCounts" >> AddNewArticleCounts()
     if not options.no_tagging:
+        tagger = shared.Shared()  # one Tagger per worker process for all parts
         articles = tuple(
-            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model)
+            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model, tagger)
             for k, part in enumerate(articles)
         )
     rejected = (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten()

@@ -8,9 +8,11 @@ built once per worker in ``TagArticlesFn.setup()``; :class:`TagArticles` is the 
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 from pipeline.tagging.entities import RuleEntities, SpacyEntities
 from pipeline.tagging.keywords import KeywordExtractor
@@ -75,15 +77,21 @@ class Tagger:
 
 
 class TagArticlesFn(beam.DoFn):
-    """Batches of articles -> tagged articles (batches feed spaCy's ``nlp.pipe``)."""
+    """Batches of articles -> tagged articles (batches feed spaCy's ``nlp.pipe``).
 
-    def __init__(self, taxonomy: Optional[str] = None, ner_model: Optional[str] = None) -> None:
+    The Tagger (~1 s to build, automata and models) is shared by every instance of this DoFn in
+    a worker process through Beam's ``Shared`` handle, so several tagging steps cost one set-up."""
+
+    def __init__(self, taxonomy: Optional[str] = None, ner_model: Optional[str] = None,
+                 shared_tagger: Optional[shared.Shared] = None) -> None:
         self._taxonomy = taxonomy
         self._ner_model = ner_model
+        self._shared = shared_tagger or shared.Shared()
         self._tagger: Optional[Tagger] = None
 
     def setup(self) -> None:
-        self._tagger = Tagger(self._taxonomy, self._ner_model)
+        self._tagger = self._shared.acquire(functools.partial(Tagger, self._taxonomy, self._ner_model),
+                                            tag=f"tagger:{self._taxonomy}:{self._ner_model}")
 
     def process(self, batch: list[dict]):
         yield from self._tagger.tag_batch(batch)
@@ -92,14 +100,16 @@ class TagArticlesFn(beam.DoFn):
 class TagArticles(beam.PTransform):
     """Kept articles -> the same articles with language, places, topics, entities, keywords and tags."""
 
-    def __init__(self, taxonomy: Optional[str] = None, ner_model: Optional[str] = None) -> None:
+    def __init__(self, taxonomy: Optional[str] = None, ner_model: Optional[str] = None,
+                 shared_tagger: Optional[shared.Shared] = None) -> None:
         super().__init__()
         self._taxonomy = taxonomy
         self._ner_model = ner_model
+        self._shared = shared_tagger
 
     def expand(self, articles):
         return (
             articles
             | "BatchForTagging" >> beam.BatchElements(min_batch_size=1, max_batch_size=BATCH_SIZE)
-            | "Tag" >> beam.ParDo(TagArticlesFn(self._taxonomy, self._ner_model))
+            | "Tag" >> beam.ParDo(TagArticlesFn(self._taxonomy, self._ner_model, self._shared))
         )

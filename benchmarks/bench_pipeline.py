@@ -28,7 +28,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from corpus import DEFAULT_BBC, build  # noqa: E402
+from corpus import DEFAULT_BBC, build, save_result  # noqa: E402
 
 
 def stage_loop(folder: Path, fmt: str, limit: int, tagging: bool = True) -> dict:
@@ -165,10 +165,7 @@ def main() -> None:
               f"{job['duplicates']:,} duplicates, {job['rejected']:,} rejected")
         print(f"  end to end: {job['wall_seconds']} s wall, {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB (process tree: {job['peak_rss_tree_mb']} MB)")
         print(f"  plain-Python stage loop: {stages['loop_articles_per_s']:,.0f} articles/s; us/article: {per}")
-    results_dir = HERE / "results"
-    results_dir.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (results_dir / f"pipeline-{stamp}.json").write_text(json.dumps(results, indent=2))
+    save_result("pipeline", results)
 
 
 if __name__ == "__main__":

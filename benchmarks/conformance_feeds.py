@@ -15,20 +15,19 @@ benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import tempfile
-import socket
-import threading
 import time
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from corpus import save_result  # noqa: E402
+from loopback import serve  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "feedparser-tests"
 _HEADER = re.compile(rb"^Header:\s*([^:\r\n]+):\s*(.*?)\s*$", re.MULTILINE)
@@ -45,39 +44,19 @@ def served_files(corpus: Path) -> dict[str, tuple[bytes, list[tuple[str, str]]]]
     return out
 
 
-def serve(files: dict) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def responder(files: dict):
+    """Serve each test file with the headers its comment names (and a feed content type)."""
 
-        def setup(self) -> None:  # no Nagle: header and body go out without a delayed-ACK wait
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def respond(path: str):
+        found = files.get(path)
+        if found is None:
+            return 404, [], b""
+        body, headers = found
+        if "content-type" not in {k.lower() for k, _ in headers}:
+            headers = [*headers, ("Content-Type", _TYPES.get(Path(path).suffix, "application/xml"))]
+        return 200, headers, body
 
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            found = files.get(self.path)
-            if found is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body, headers = found
-            self.send_response(200)
-            names = {k.lower() for k, _ in headers}
-            for key, value in headers:
-                self.send_header(key, value)
-            if "content-type" not in names:
-                self.send_header("Content-Type", _TYPES.get(Path(self.path).suffix, "application/xml"))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return respond
 
 
 def main() -> None:
@@ -92,7 +71,7 @@ def main() -> None:
     from pipeline.job import run_job
 
     files = served_files(args.corpus)
-    server = serve(files)
+    server = serve(responder(files))
     port = server.server_address[1]
     work = Path(tempfile.mkdtemp(prefix="nb-conformance-"))
     feed_list = work / "feeds.txt"
@@ -131,8 +110,8 @@ def main() -> None:
     ok = summary.balanced and feeds_rows[0] == feeds_rows[1] == len(files)
     print(f"feedparser test corpus: {len(files):,} files served over loopback; job {seconds:.1f} s; "
           f"{'every feed and record accounted for' if ok else 'ACCOUNTING MISMATCH'}\n")
-    print(f"| feeds | entries | records read | articles | duplicates | rejected | bozo feeds with entries kept |")
-    print(f"|---:|---:|---:|---:|---:|---:|---:|")
+    print("| feeds | entries | records read | articles | duplicates | rejected | bozo feeds with entries kept |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {feeds_rows[0]:,} | {result['entries']:,} | {summary.records_read:,} | {result['articles']:,} | "
           f"{result['duplicates']:,} | {result['rejected']:,} | {bozo:,} |\n")
     print("| feed outcome | error | feeds |\n|---|---|---:|")
@@ -141,10 +120,7 @@ def main() -> None:
     print("\n| rejected stage | reason | rows |\n|---|---|---:|")
     for stage, reason, n in rejected:
         print(f"| {stage} | {reason} | {n:,} |")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (results / f"feed-conformance-{stamp}.json").write_text(json.dumps(result, indent=2))
+    save_result("feed-conformance", result)
     if not ok:
         sys.exit(1)
 

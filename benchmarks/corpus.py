@@ -66,3 +66,15 @@ def build(bbc: Path, scale: int, out: Path, fmt: str = "jsonl", shard_size: int 
         handle.close()
     done.touch()
     return folder
+
+
+def save_result(kind: str, result) -> Path:
+    """Write ``result`` as benchmarks/results/<kind>-<UTC time>.json; returns the path."""
+    import json
+    from datetime import datetime, timezone
+
+    folder = Path(__file__).resolve().parent / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{kind}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path

@@ -42,7 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from corpus import DEFAULT_BBC, bbc_files  # noqa: E402
+from corpus import DEFAULT_BBC, bbc_files, save_result  # noqa: E402
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 ADDED_SENTENCES = (
@@ -387,10 +387,7 @@ def main() -> None:
         result = evaluate(args.bbc, work, args.extra)
         result["bbc_as_is"] = as_is(args.bbc, work, args.extra)
     print(markdown(result))
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (results / f"dedup-quality-{stamp}.json").write_text(json.dumps(result, indent=2))
+    save_result("dedup-quality", result)
 
 
 if __name__ == "__main__":

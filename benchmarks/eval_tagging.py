@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import statistics
 import sys
@@ -36,7 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from corpus import DEFAULT_BBC, bbc_files  # noqa: E402
+from corpus import DEFAULT_BBC, bbc_files, save_result  # noqa: E402
 
 CATEGORY_TOPIC = {
     "business": "medtop:04000000",
@@ -183,10 +182,7 @@ def main() -> None:
     for key, stats in result["cost_us"].items():
         print(f"| {key} | {stats['median']:,} | {stats['p95']:,} |")
 
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"tagging-quality-{stamp}.json").write_text(json.dumps(result, indent=2))
+    save_result("tagging-quality", result)
 
 
 if __name__ == "__main__":

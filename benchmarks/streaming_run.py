@@ -16,20 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from datetime import datetime, timezone
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from corpus import save_result  # noqa: E402
+from loopback import serve  # noqa: E402
 WORDS = ("airport minister troops refugees council market shares election police court storm river school hospital "
          "vaccine budget union strike festival album striker goal orbit rocket software network harvest drought "
          "bridge railway tunnel museum painting senate treaty border embassy").split()
@@ -71,29 +71,11 @@ class Feed:
                 f"<link>https://bench.example/</link>{entries}</channel></rss>").encode()
 
 
-def serve(feed: Feed) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def responder(feed: Feed):
+    def respond(_path: str):
+        return 200, [("Content-Type", "application/rss+xml")], feed.render()
 
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            body = feed.render()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return respond
 
 
 def rss_mb(pid: int) -> float:
@@ -125,7 +107,7 @@ def main() -> None:
     import duckdb
 
     feed = Feed(args.new_every)
-    server = serve(feed)
+    server = serve(responder(feed))
     work = Path(tempfile.mkdtemp(prefix="nb-stream-"))
     feeds = work / "feeds.txt"
     feeds.write_text(f"http://127.0.0.1:{server.server_address[1]}/feed\n")
@@ -188,9 +170,7 @@ def main() -> None:
         expected_near <= set(result["near_duplicates"]) | set(result["missing"])
     print(summary)
     print(json.dumps(result, indent=2))
-    (HERE / "results").mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    (HERE / "results" / f"streaming-{stamp}.json").write_text(json.dumps(result, indent=2))
+    save_result("streaming", result)
 
 
 if __name__ == "__main__":

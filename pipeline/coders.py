@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from apache_beam import coders
 

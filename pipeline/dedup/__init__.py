@@ -24,7 +24,6 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline import metrics
 from pipeline.coders import Row
 from pipeline.dedup.exact import (
-    EXISTING,
     UnionFind,
     exact_group,
     exact_keys,

@@ -150,6 +150,15 @@ class RejectionToRowFn(beam.DoFn):
         yield rejected_row(rejection, self._max)
 
 
+def rejected_to_rows(rejections, max_payload: int):
+    """``Rejection``s -> capped ``RejectedRecord`` rows, counted per stage and reason."""
+    return (
+        rejections
+        | "RejectedRows" >> beam.ParDo(RejectionToRowFn(max_payload))
+        | "CountRejections" >> beam.ParDo(CountRejectionsFn())
+    )
+
+
 class WriteArticles(beam.PTransform):
     """``{"articles", "duplicates", "rejected"}`` -> the three Parquet datasets.
     ``rejected`` holds ``Rejection``s; they become capped ``RejectedRecord`` rows.
@@ -166,11 +175,7 @@ class WriteArticles(beam.PTransform):
         self._run_id = run_id or uuid.uuid4().hex
 
     def expand(self, pcolls):
-        rejected_rows = (
-            pcolls["rejected"]
-            | "RejectedRows" >> beam.ParDo(RejectionToRowFn(self._max_payload))
-            | "CountRejections" >> beam.ParDo(CountRejectionsFn())
-        )
+        rejected_rows = rejected_to_rows(pcolls["rejected"], self._max_payload)
         datasets = {"articles": pcolls["articles"], "duplicates": pcolls["duplicates"], "rejected": rejected_rows}
         for optional in ("index", "feeds"):
             if optional in pcolls:
@@ -244,11 +249,7 @@ class WriteStream(beam.PTransform):
         self._run_id = run_id or uuid.uuid4().hex
 
     def expand(self, pcolls):
-        rejected_rows = (
-            pcolls["rejected"]
-            | "RejectedRows" >> beam.ParDo(RejectionToRowFn(self._max_payload))
-            | "CountRejections" >> beam.ParDo(CountRejectionsFn())
-        )
+        rejected_rows = rejected_to_rows(pcolls["rejected"], self._max_payload)
         datasets = {**{k: v for k, v in pcolls.items() if k != "rejected"}, "rejected": rejected_rows}
         return {
             name: datasets[name] | f"Publish{name.title()}" >> beam.ParDo(PublishBundleFilesFn(self._output, name, self._run_id))

@@ -158,6 +158,28 @@ class LoadFeedStateFn(beam.DoFn):
             yield url, latest[url][1:]
 
 
+class FeedMetrics:
+    """The counters of feed fetching, and the outputs of one fetch (made in a DoFn's ``setup()``)."""
+
+    def __init__(self) -> None:
+        self.read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
+        self.fetches = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FETCHED)
+        self.not_modified = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_NOT_MODIFIED)
+        self.failed = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FAILED)
+
+    def outputs(self, items: list, health: dict):
+        """Count one fetch; yield its records (main), dead letters and health row (tagged)."""
+        self.fetches.inc()
+        if health["outcome"] == "not_modified":
+            self.not_modified.inc()
+        elif health["outcome"] == "error":
+            self.failed.inc()
+        for item in items:
+            self.read.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, item) if isinstance(item, Rejection) else item
+        yield beam.pvalue.TaggedOutput(HEALTH, health)
+
+
 class FetchFeedsFn(beam.DoFn):
     """A batch of feed URLs -> entries (``RawRecord``), dead letters and one health row per feed.
 
@@ -171,27 +193,12 @@ class FetchFeedsFn(beam.DoFn):
     def setup(self) -> None:
         self._session = make_session(self._config, pool_size=self._concurrency)
         self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="newsbeam-fetch")
-        self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
-        self._fetches = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FETCHED)
-        self._not_modified = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_NOT_MODIFIED)
-        self._failed = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FAILED)
+        self._metrics = FeedMetrics()
 
     def process(self, urls: list, states: dict):
         futures = [self._pool.submit(fetch_and_parse, self._session, url, self._config, states.get(url)) for url in urls]
         for future in futures:
-            items, health = future.result()  # fetch_and_parse never raises
-            self._fetches.inc()
-            if health["outcome"] == "not_modified":
-                self._not_modified.inc()
-            elif health["outcome"] == "error":
-                self._failed.inc()
-            for item in items:
-                self._read.inc()
-                if isinstance(item, Rejection):
-                    yield beam.pvalue.TaggedOutput(REJECTED, item)
-                else:
-                    yield item
-            yield beam.pvalue.TaggedOutput(HEALTH, health)
+            yield from self._metrics.outputs(*future.result())  # fetch_and_parse never raises
 
     def teardown(self) -> None:
         pool = getattr(self, "_pool", None)

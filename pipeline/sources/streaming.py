@@ -29,7 +29,7 @@ from pipeline import metrics
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
 from pipeline.sources.http import FetchConfig, make_session
-from pipeline.sources.live import HEALTH, REJECTED, fetch_and_parse, parse_feed_list
+from pipeline.sources.live import HEALTH, REJECTED, FeedMetrics, fetch_and_parse, parse_feed_list
 
 DEFAULT_MAX_BACKOFF = 3600.0
 
@@ -109,10 +109,7 @@ class PollFeedFn(beam.DoFn):
 
     def setup(self) -> None:
         self._session = make_session(self._config)
-        self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
-        self._fetches = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FETCHED)
-        self._not_modified = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_NOT_MODIFIED)
-        self._failed = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_FAILED)
+        self._metrics = FeedMetrics()
         self._backed_off = Metrics.counter(metrics.NAMESPACE, metrics.FEEDS_BACKED_OFF)
 
     def process(self, element, seeds, validators=beam.DoFn.StateParam(VALIDATORS),
@@ -135,26 +132,16 @@ class PollFeedFn(beam.DoFn):
             return
         items, health = fetch_and_parse(self._session, url, self._config, validators.read(),
                                         now=datetime.fromtimestamp(tick, tz=timezone.utc))
-        self._fetches.inc()
         if health["outcome"] == "error":
-            self._failed.inc()
             streak = (failures.read() or 0) + 1
             failures.write(streak)
             not_before.write(tick + next_wait(streak, self._poll, self._max_backoff) - 0.001)
         else:
-            if health["outcome"] == "not_modified":
-                self._not_modified.inc()
             failures.clear()
             not_before.clear()
             if health["etag"] or health["last_modified"]:
                 validators.write((health["etag"], health["last_modified"]))
-        for item in items:
-            self._read.inc()
-            if isinstance(item, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
-            else:
-                yield item
-        yield beam.pvalue.TaggedOutput(HEALTH, health)
+        yield from self._metrics.outputs(items, health)
 
     def teardown(self) -> None:
         session = getattr(self, "_session", None)

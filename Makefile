@@ -19,6 +19,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newsbeam run --input 'seeds/**' --output $(OUT)
 	$(BIN)/newsbeam query --output $(OUT) "SELECT input_format, count(*) AS articles, min(published_date) AS first_day, max(published_date) AS last_day FROM articles GROUP BY 1 ORDER BY 1"
+	$(BIN)/newsbeam query --output $(OUT) "SELECT title, [p.name FOR p IN places][1:3] AS places, [t.label FOR t IN topics][1:2] AS topics, persons[1:2] AS people FROM articles WHERE input_format = 'text' ORDER BY input_uri"
 
 ## test: set up .venv (with test extras) and run the whole test suite
 test: $(STAMP)

@@ -81,6 +81,9 @@ class RunSummary:
                 f"  feeds fetched      {fetched:>9,}   ok: {fetched - unchanged - failed:,}   not modified (304): {unchanged:,}"
                 f"   failed: {failed:,}   (one row each in feeds/)"
             )
+            backed_off = self.counters.get(metrics.FEEDS_BACKED_OFF, 0)
+            if backed_off:
+                lines.append(f"  polls skipped      {backed_off:>9,}   (failing feeds backing off)")
         if self.state == "INTERRUPTED":
             lines.append("  stopped by Ctrl-C: rows above are those in the files published so far (all complete)")
             lines.append(f"  output: {self.output}")

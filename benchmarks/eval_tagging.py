@@ -13,7 +13,8 @@
 4. Rule-based people/organisations: a seeded random sample of what the fallback extracted is
    written to ``benchmarks/labels/ner_fallback_sample.tsv`` with its context; when the labelled
    file ``benchmarks/labels/ner_fallback.tsv`` (the same rows plus a 0/1 ``correct`` column,
-   judged by a person) exists, its precision is reported.
+   judged against the article by written criteria, with a reason for each 0) exists, its
+   precision is reported.
 
 Results are printed as Markdown and saved to benchmarks/results/.
 """

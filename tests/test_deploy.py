@@ -134,4 +134,4 @@ def test_portable_runner_gives_the_direct_runners_output(tmp_path):
     direct = run_job(["--input", f"{SEEDS}/**", "--output", str(tmp_path / "direct")])
     assert portable.state == direct.state == "DONE"
     assert _snapshot(tmp_path / "portable") == _snapshot(tmp_path / "direct")
-    assert len(_snapshot(tmp_path / "direct")["articles"]) == 12
+    assert len(_snapshot(tmp_path / "direct")["articles"]) == 13

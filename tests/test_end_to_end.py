@@ -56,7 +56,7 @@ def test_every_record_ends_in_exactly_one_place(run):
     con = _con(out)
     counts = {ds: con.execute(f"SELECT count(*) FROM {ds}").fetchone()[0] for ds in ("articles", "duplicates", "rejected")}
     assert summary.balanced
-    assert summary.written("articles") == counts["articles"] == 12
+    assert summary.written("articles") == counts["articles"] == 13
     assert summary.written("duplicates") == counts["duplicates"] == 3
     assert summary.written("rejected") == counts["rejected"]
     assert summary.records_read == sum(counts.values())
@@ -147,7 +147,7 @@ def test_rerun_adds_no_rows_and_reports_everything_as_already_written(run, tmp_p
     again = run_job(["--input", f"{src}/**", "--output", str(out)])
     after = sorted(p.relative_to(out) for p in out.rglob("*.parquet") if p.parts[len(out.parts)] != "rejected")
     con = _con(out)
-    assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchone() == (12, 12)
+    assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchone() == (13, 13)
     assert con.execute("SELECT count(*) FROM duplicates").fetchone()[0] == 3
     assert again.written("articles") == again.written("duplicates") == 0
     assert again.already_written == first.written("articles") + first.written("duplicates")
@@ -158,7 +158,7 @@ def test_rerun_adds_no_rows_and_reports_everything_as_already_written(run, tmp_p
 def test_cli_query(run, capsys):
     _, out, _ = run
     assert main(["query", "--output", str(out), "--format", "csv", "SELECT count(*) AS n FROM articles"]) == 0
-    assert capsys.readouterr().out.strip().splitlines() == ["n", "12"]
+    assert capsys.readouterr().out.strip().splitlines() == ["n", "13"]
     assert main(["query", "--output", str(out), "SELECT nope FROM articles"]) == 1
 
 

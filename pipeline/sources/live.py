@@ -140,10 +140,8 @@ class LoadFeedStateFn(beam.DoFn):
 
     def process(self, output: str) -> Iterator[tuple[str, tuple]]:
         pattern = FileSystems.join(output, "feeds", "*", "*.parquet")
-        try:
-            files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        except Exception:  # noqa: BLE001 - no feeds dataset yet
-            files = []
+        # A missing feeds/ folder (a first run) matches nothing; other file-system errors surface.
+        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
         latest: dict[str, tuple] = {}
         for path in sorted(files):
             with FileSystems.open(path) as handle:

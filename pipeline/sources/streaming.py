@@ -70,10 +70,8 @@ class LoadPollStateFn(beam.DoFn):
         import pyarrow.parquet as pq
 
         pattern = FileSystems.join(output, "feeds", "*", "*.parquet")
-        try:
-            files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        except Exception:  # noqa: BLE001 - no feeds dataset yet
-            return
+        # A missing feeds/ folder (a first run) matches nothing; other file-system errors surface.
+        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
         rows: dict[str, list] = {}
         for path in files:
             with FileSystems.open(path) as handle:

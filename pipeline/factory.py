@@ -63,7 +63,6 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
     datasets = {
         "articles": articles,
         "duplicates": deduplicated["duplicates"],
-        "index": deduplicated["index"],
         "rejected": (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten(),
     }
     if health is not None:

@@ -202,8 +202,13 @@ class NearBandFn(beam.DoFn):
         yield article
 
 
+INDEX_ROW = "_index_row"  # transient: a row's IndexRecord travels with it, so the sink publishes both in one commit
+
+
 class ResolveStreamingFn(beam.DoFn):
-    """Decided article -> kept article, duplicate row or nothing (read again); plus its index row."""
+    """Decided article -> kept article or duplicate row, each carrying its index row in
+    ``INDEX_ROW`` (the sink publishes data and index of a bundle in one commit); nothing for
+    a record read again."""
 
     def setup(self) -> None:
         self._exact = Metrics.counter(metrics.NAMESPACE, metrics.DUPLICATES_BY_KIND.format(kind="exact"))
@@ -221,13 +226,14 @@ class ResolveStreamingFn(beam.DoFn):
         uid = record_uid(clean)
         if dup is None:
             root = node_of(clean)
-            yield {**clean, "cluster_id": None, "duplicate_count": 0}
+            yield {**clean, "cluster_id": None, "duplicate_count": 0,
+                   INDEX_ROW: index_row(keys, uid, root, near[0] if near else None)}
         else:
             kind, matched_on, root, similarity = dup
             (self._near if kind == "near" else self._exact).inc()
-            yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate_row(
-                clean, duplicate_of=root[3], kind=kind, matched_on=matched_on, cluster_id=root[3], similarity=similarity))
-        yield beam.pvalue.TaggedOutput(INDEX, index_row(keys, uid, root, near[0] if near else None))
+            row = duplicate_row(
+                clean, duplicate_of=root[3], kind=kind, matched_on=matched_on, cluster_id=root[3], similarity=similarity)
+            yield beam.pvalue.TaggedOutput(DUPLICATES, {**row, INDEX_ROW: index_row(keys, uid, root, near[0] if near else None)})
 
 
 class ReadHistoryFn(beam.DoFn):
@@ -250,7 +256,8 @@ class ReadHistoryFn(beam.DoFn):
 
 
 class DeduplicateStream(beam.PTransform):
-    """Unbounded articles -> ``{"articles", "duplicates", "index"}`` with keyed, expiring state."""
+    """Unbounded articles -> ``{"articles", "duplicates"}`` with keyed, expiring state; every
+    row carries its index row in ``INDEX_ROW``."""
 
     def __init__(self, output: Optional[str], near: Optional[MinHashConfig] = MinHashConfig(),
                  horizon: str = DEFAULT_HORIZON):
@@ -290,5 +297,5 @@ class DeduplicateStream(beam.PTransform):
                     | f"NearBand{band:02d}" >> beam.ParDo(
                         NearBandFn(self._horizon, self._near.threshold, self._near.max_bucket), lookup)
                 )
-        resolved = stream | "ResolveStream" >> beam.ParDo(ResolveStreamingFn()).with_outputs(DUPLICATES, INDEX, main="articles")
-        return {"articles": resolved.articles, "duplicates": resolved[DUPLICATES], "index": resolved[INDEX]}
+        resolved = stream | "ResolveStream" >> beam.ParDo(ResolveStreamingFn()).with_outputs(DUPLICATES, main="articles")
+        return {"articles": resolved.articles, "duplicates": resolved[DUPLICATES]}

@@ -224,6 +224,7 @@ class PublishBundleFilesFn(beam.DoFn):
         self._buffers: dict[str, list[dict]] = {}
 
     def process(self, row: dict):
+        row = {k: v for k, v in row.items() if k != "_index_row"}
         self._buffers.setdefault(self._partition(row), []).append(row)
 
     def finish_bundle(self):
@@ -239,6 +240,11 @@ class PublishBundleFilesFn(beam.DoFn):
         self._buffers = {}
 
 
+class SplitIndexRowFn(beam.DoFn):
+    def process(self, row: dict):
+        yield row["_index_row"]
+
+
 class WriteStream(beam.PTransform):
     """Streaming counterpart of :class:`WriteArticles`: every dataset written per bundle."""
 
@@ -251,6 +257,8 @@ class WriteStream(beam.PTransform):
     def expand(self, pcolls):
         rejected_rows = rejected_to_rows(pcolls["rejected"], self._max_payload)
         datasets = {**{k: v for k, v in pcolls.items() if k != "rejected"}, "rejected": rejected_rows}
+        datasets["index"] = (pcolls["articles"], pcolls["duplicates"]) | "CollectIndexCarriers" >> beam.Flatten() \
+            | "SplitIndexRows" >> beam.ParDo(SplitIndexRowFn())
         return {
             name: datasets[name] | f"Publish{name.title()}" >> beam.ParDo(PublishBundleFilesFn(self._output, name, self._run_id))
             for name in sorted(datasets)

@@ -22,6 +22,7 @@ from pipeline import metrics
 from pipeline.beam_fixes import fix_local_runner_metrics
 from pipeline.factory import build_pipeline
 from pipeline.options import NewsbeamOptions
+from pipeline.sinks.commit import recover, write_owner
 from schemas.models import SCHEMA_VERSION
 
 
@@ -39,6 +40,7 @@ class RunSummary:
     wall_seconds: float
     counters: dict[str, int] = field(default_factory=dict)
     manifest: Optional[str] = None
+    recovery: dict = field(default_factory=dict)  # what this run did to earlier interrupted runs (commit.Recovery)
 
     @property
     def records_read(self) -> int:
@@ -71,6 +73,10 @@ class RunSummary:
             f"  already in output  {self.already_written:>9,}   (read before by an earlier run: no new row)",
             f"  rejected           {r:>9,}",
         ]
+        if self.recovery:
+            from pipeline.sinks.commit import Recovery
+
+            lines[1:1] = Recovery(**self.recovery).render()
         for reason, count in self.by_prefix("rejected/").items():
             lines.append(f"    {reason:<28} {count:>6,}")
         fetched = self.counters.get(metrics.FEEDS_FETCHED, 0)
@@ -205,20 +211,13 @@ def _catch_sigint(flag: threading.Event):
     return signal.signal(signal.SIGINT, on_sigint)
 
 
-def _remove_temporary(output: str, run_id: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
+def _finish_streaming(output: str, run_id: str) -> None:
+    """A stopped streaming run: a bundle it had committed but not wholly renamed is rolled forward
+    (it counts), then its staging folder goes (what is left there never counted)."""
+    from pipeline.sinks.commit import recover, remove_staging
 
-    from pipeline.sinks.parquet import temp_folder
-
-    folder = temp_folder(output, run_id)
-    try:
-        if FileSystems.exists(folder):
-            FileSystems.delete([folder])
-        parent = FileSystems.join(output, "_temporary")
-        if FileSystems.exists(parent) and not FileSystems.match([FileSystems.join(parent, "*")])[0].metadata_list:
-            FileSystems.delete([parent])
-    except Exception:  # noqa: BLE001 - best effort; another run may share the folder
-        pass
+    recover(output, current_run=run_id)
+    remove_staging(output, run_id)
 
 
 def _counters_from_files(output: str, since: datetime) -> dict[str, int]:
@@ -247,6 +246,10 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     clock = time.perf_counter()
     counters: dict[str, int] = {}
     interrupted = threading.Event()
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    # Before anything reads the output: finish or clean what interrupted runs left.
+    recovery = recover(nb.output, current_run=run_id)
+    write_owner(nb.output, run_id, runner)
     previous = _catch_sigint(interrupted)
     try:
         pipeline = beam.Pipeline(options=options)
@@ -265,15 +268,16 @@ def run_job(argv: Sequence[str]) -> RunSummary:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         if options.view_as(StandardOptions).streaming:
-            _remove_temporary(nb.output, run_id)
+            _finish_streaming(nb.output, run_id)
     summary = RunSummary(
         run_id=run_id,
         output=nb.output,
-        runner=options.view_as(StandardOptions).runner or "DirectRunner",
+        runner=runner,
         state=state,
         started_at=started.isoformat(),
         wall_seconds=round(time.perf_counter() - clock, 3),
         counters=counters,
+        recovery={} if recovery.empty else recovery.as_dict(),
     )
     summary.manifest = write_manifest(summary, options, datetime.now(timezone.utc).isoformat())
     return summary

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
 
@@ -20,22 +18,24 @@ PARTITION_COLUMNS = {
 }
 
 
-def _has_files(output: str, dataset: str) -> bool:
-    if "://" in output:
-        return True
-    return any(Path(output, dataset).glob("**/*.parquet"))
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def connect(output: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views ``articles``, ``duplicates``, ``rejected`` (empty, with
-    the right columns, when a dataset has no files yet)."""
+    """An in-memory DuckDB with views ``articles``, ``duplicates``, ``rejected``, ``feeds`` over the
+    committed files only (``pipeline.sinks.commit.committed_files``: a run that has not committed
+    is invisible, a committed one is visible whole even while its files are being renamed).  A
+    dataset with no files yet is an empty view with the right columns."""
+    from pipeline.sinks.commit import committed_files
+
     con = duckdb.connect()
     for dataset in DATASETS:
-        pattern = f"{output.rstrip('/')}/{dataset}/**/*.parquet"
-        if _has_files(output, dataset):
-            literal = pattern.replace("'", "''")
+        files = [f.path for f in committed_files(output, dataset)]
+        if files:
+            listed = "[" + ", ".join(_literal(path) for path in files) + "]"
             con.execute(
-                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet('{literal}', hive_partitioning = true, union_by_name = true)"
+                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({listed}, hive_partitioning = true, union_by_name = true)"
             )
         else:
             schema = dataset_schema(dataset)

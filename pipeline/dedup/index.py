@@ -1,5 +1,7 @@
 """Reading the key index that earlier runs wrote under ``OUTPUT/_index/`` (at run time,
-never at pipeline-construction time)."""
+never at pipeline-construction time).  Only committed runs count: files are listed by
+``pipeline.sinks.commit.committed_files``, and any file-system error other than "nothing there
+yet" fails the run (an unreadable index must never silently switch incremental dedup off)."""
 
 from __future__ import annotations
 
@@ -9,33 +11,42 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup.exact import existing_member
 from pipeline.dedup.shards import ShardBuffer
+from pipeline.sinks.commit import committed_files, open_committed
 
 INDEX_FOLDER = "_index/records"
 EXACT, BANDS = "exact", "bands"
 
 
 def index_pattern(output: str) -> str:
+    """The element ``ListFilesFn`` takes (kept as the index glob, for the logs and the graph)."""
     return FileSystems.join(output, *INDEX_FOLDER.split("/"), "*.parquet")
 
 
+def output_of(pattern: str) -> str:
+    suffix = "/" + INDEX_FOLDER + "/*.parquet"
+    return pattern[: -len(suffix)] if pattern.endswith(suffix) else pattern
+
+
 class ListFilesFn(beam.DoFn):
-    """A glob -> the files it matches now (none is fine: a first run has no index)."""
+    """The index glob of an output -> the committed index files now (``CommittedFile``; none on
+    a first run).  Errors are raised, never read as "no index"."""
 
     def process(self, pattern: str):
-        try:
-            results = FileSystems.match([pattern])
-        except Exception:  # noqa: BLE001 - a missing index folder matches nothing
-            return
-        yield from sorted(m.path for r in results for m in r.metadata_list)
+        yield from committed_files(output_of(pattern), "index")
+
+
+def read_index_table(file, columns: list[str]):
+    """One committed index file (a ``CommittedFile`` from ``ListFilesFn``) as an Arrow table."""
+    with open_committed(file) as handle:
+        return pq.read_table(handle, columns=columns)
 
 
 _MEMBER_COLUMNS = ["uid", "root_uid", "root_article_id", "root_ts", "root_order", "keys"]
 
 
 class ReadIndexKeysFn(beam.DoFn):
-    def process(self, path: str):
-        with FileSystems.open(path) as handle:
-            table = pq.read_table(handle, columns=_MEMBER_COLUMNS)
+    def process(self, path):
+        table = read_index_table(path, _MEMBER_COLUMNS)
         exact, bands = ShardBuffer(), ShardBuffer()
         for row in table.to_pylist():
             member = existing_member(row)
@@ -54,12 +65,11 @@ class ReadIndexKeysFn(beam.DoFn):
 class ReadIndexSignaturesFn(beam.DoFn):
     """Only the signatures that this run's candidates need (a side input of uids)."""
 
-    def process(self, path: str, needed):
+    def process(self, path, needed):
         wanted = set(needed)
         if not wanted:
             return
-        with FileSystems.open(path) as handle:
-            table = pq.read_table(handle, columns=["uid", "signature"])
+        table = read_index_table(path, ["uid", "signature"])
         for uid, signature in zip(table.column("uid").to_pylist(), table.column("signature").to_pylist()):
             if uid in wanted and signature is not None:
                 yield uid, signature

@@ -25,13 +25,12 @@ from typing import Optional
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from pipeline import metrics
 from pipeline.dedup.exact import duplicate_row, exact_keys, existing_member, index_row, key_label, node_of, record_uid
-from pipeline.dedup.index import ListFilesFn, index_pattern
+from pipeline.dedup.index import ListFilesFn, index_pattern, read_index_table
 from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch, sketch_similarity
 
 DUP = "_dup"  # transient: (kind, matched_on, root node, similarity) once a record is known to be a duplicate
@@ -240,11 +239,8 @@ class ReadHistoryFn(beam.DoFn):
     """An index file -> (key, entry) for the keys earlier runs wrote: exact keys map to
     ("exact", root node, uid); band keys to ("band", root node, sketch)."""
 
-    def process(self, path: str):
-        import pyarrow.parquet as pq
-
-        with FileSystems.open(path) as handle:
-            table = pq.read_table(handle, columns=["uid", "root_uid", "root_article_id", "root_ts", "root_order", "keys", "signature"])
+    def process(self, path):
+        table = read_index_table(path, ["uid", "root_uid", "root_article_id", "root_ts", "root_order", "keys", "signature"])
         for row in table.to_pylist():
             root, uid = existing_member(row)
             for key in row["keys"]:

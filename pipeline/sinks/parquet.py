@@ -1,11 +1,10 @@
 """Atomic, deterministic Parquet files in hive-partitioned datasets.
 
-A file is written under a temporary name that no reader glob matches
-(``.part-….parquet.inprogress``) and renamed into place when complete, so a
-killed run never leaves a half-written ``*.parquet`` visible.  The final name
-is derived from the ids of the rows it holds (order-independent), so writing
-the same rows again -- a rerun, a retried bundle -- replaces the file instead of
-adding a second copy.  Partition folders are created explicitly.
+A file is staged under the run's ``_temporary/<run>/<dataset>/<partition>/`` with a name no
+reader glob matches (``<uuid>.parquet.inprogress``); the commit protocol (``commit.py``) decides
+when it counts and renames it into place.  The final name is derived from the ids of the rows it
+holds (order-independent), so writing the same rows again -- a rerun, a retried bundle --
+replaces the file instead of adding a second copy.
 """
 
 from __future__ import annotations
@@ -104,20 +103,28 @@ def temp_folder(output: str, run_id: str) -> str:
     return FileSystems.join(output, "_temporary", run_id)
 
 
+def staged_folder(folder: str, dataset: str, partition: str) -> str:
+    """A staged file's folder keeps its dataset and partition (``published_date=…``), so a reader
+    of a committed but not yet renamed file still gets the hive partition columns."""
+    path = FileSystems.join(folder, *DATASET_FOLDERS[dataset].split("/"))
+    return FileSystems.join(path, partition) if partition else path
+
+
 class TempParquetFile:
     """A Parquet file written row group by row group under a temporary name in ``folder``:
     at most ``row_group_rows`` rows are held in memory, whatever the file's size.
     ``close()`` returns ``(temp path, content name, rows)``; the content name depends only
     on the set of row ids, so the same rows always get the same final name."""
 
-    def __init__(self, folder: str, dataset: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    def __init__(self, folder: str, dataset: str, row_group_rows: int = ROW_GROUP_ROWS, partition: str = "") -> None:
         self._dataset = dataset
         self._schema = dataset_schema(dataset)
         self._row_group_rows = row_group_rows
         self._digest = _SetDigest()
         self._rows: list[dict] = []
+        folder = staged_folder(folder, dataset, partition)
         _mkdirs(folder)
-        self.temp = FileSystems.join(folder, f"{dataset}-{uuid.uuid4().hex}.parquet.inprogress")
+        self.temp = FileSystems.join(folder, f"{uuid.uuid4().hex}.parquet.inprogress")
         self._handle = FileSystems.create(self.temp)
         self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
 
@@ -165,10 +172,11 @@ class TempParquetFile:
                 FileSystems.delete([self.temp])
 
 
-def write_temp_parquet(folder: str, dataset: str, rows: Iterable[dict], row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, str, int]:
-    """Write ``rows`` to a new temporary Parquet file in ``folder``; returns
+def write_temp_parquet(folder: str, dataset: str, rows: Iterable[dict], row_group_rows: int = ROW_GROUP_ROWS,
+                       partition: str = "") -> tuple[str, str, int]:
+    """Write ``rows`` to a new staged Parquet file under ``folder``; returns
     ``(temp path, content name, rows)``."""
-    temp_file = TempParquetFile(folder, dataset, row_group_rows)
+    temp_file = TempParquetFile(folder, dataset, row_group_rows, partition)
     for row in rows:
         temp_file.add(row)
     return temp_file.close()
@@ -181,18 +189,13 @@ def final_path(output: str, dataset: str, partition: str, name: str) -> str:
     return FileSystems.join(folder, name)
 
 
-def publish(temp: str, final: str) -> None:
-    """Move a finished temp file into its dataset folder (creating partition folders:
-    a rename into a missing folder must never fail silently)."""
-    _mkdirs(final.rsplit("/", 1)[0])
-    FileSystems.rename([temp], [final])  # replaces a same-named file atomically (POSIX rename, GCS copy)
-
-
 def write_parquet_file(output: str, dataset: str, partition: str, rows: Iterable[dict],
                        row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
-    """Write ``rows`` as one Parquet file of ``dataset``/``partition`` under ``output``
-    (temp file, then atomic rename); returns ``(final path, row count)``."""
-    temp, name, count = write_temp_parquet(FileSystems.join(output, "_temporary", "direct"), dataset, rows, row_group_rows)
+    """Write ``rows`` as one Parquet file of ``dataset``/``partition`` under ``output``, outside
+    any commit (the benchmarks' plain loop); returns ``(final path, row count)``."""
+    temp, name, count = write_temp_parquet(FileSystems.join(output, "_temporary", "direct"), dataset, rows,
+                                           row_group_rows, partition)
     final = final_path(output, dataset, partition, name)
-    publish(temp, final)
+    _mkdirs(final.rsplit("/", 1)[0])
+    FileSystems.rename([temp], [final])
     return final, count

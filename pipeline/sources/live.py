@@ -18,13 +18,13 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline import metrics
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
+from pipeline.sources.feed_state import feed_history, latest_validators
 from pipeline.sources.feeds import parse_feed_bytes
 from pipeline.sources.http import FetchConfig, FetchResult, fetch_feed, make_session
 from schemas.models import FeedFetch
@@ -33,7 +33,6 @@ REJECTED = "rejected"
 HEALTH = "health"
 # Response headers feedparser should see: the charset, not the transfer details already undone.
 _PARSER_HEADERS = ("content-type", "content-location", "content-language", "last-modified", "etag")
-_STATE_COLUMNS = ["feed_url", "fetched_at", "outcome", "etag", "last_modified"]
 
 
 def parse_feed_list(data: bytes) -> list[str]:
@@ -136,24 +135,14 @@ class ReadFeedListFn(beam.DoFn):
 
 
 class LoadFeedStateFn(beam.DoFn):
-    """OUTPUT -> (feed_url, (etag, last_modified)) of each feed's latest successful fetch."""
+    """OUTPUT -> (feed_url, (etag, last_modified)) of each feed's latest successful fetch
+    (``feed_state.py``: committed runs only)."""
 
     def process(self, output: str) -> Iterator[tuple[str, tuple]]:
-        pattern = FileSystems.join(output, "feeds", "*", "*.parquet")
-        # A missing feeds/ folder (a first run) matches nothing; other file-system errors surface.
-        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        latest: dict[str, tuple] = {}
-        for path in sorted(files):
-            with FileSystems.open(path) as handle:
-                table = pq.read_table(handle, columns=_STATE_COLUMNS)
-            for row in table.to_pylist():
-                if row["outcome"] not in ("ok", "not_modified") or not (row["etag"] or row["last_modified"]):
-                    continue
-                previous = latest.get(row["feed_url"])
-                if previous is None or row["fetched_at"] > previous[0]:
-                    latest[row["feed_url"]] = (row["fetched_at"], row["etag"], row["last_modified"])
-        for url in sorted(latest):
-            yield url, latest[url][1:]
+        for url, history in feed_history(output).items():
+            validators = latest_validators(history)
+            if validators:
+                yield url, validators
 
 
 class FeedMetrics:

@@ -28,6 +28,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from pipeline import metrics
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
+from pipeline.sources.feed_state import failure_streak, feed_history
 from pipeline.sources.http import FetchConfig, make_session
 from pipeline.sources.live import HEALTH, REJECTED, FeedMetrics, fetch_and_parse, parse_feed_list
 
@@ -63,33 +64,12 @@ class ListFeedsFn(beam.DoFn):
 
 
 class LoadPollStateFn(beam.DoFn):
-    """OUTPUT -> (feed URL, (validators, failures in a row, last fetch time)) from the ``feeds``
-    dataset earlier runs wrote: a restarted job resumes conditional GETs and back-off."""
+    """OUTPUT -> (feed URL, (failures in a row, last fetch time)) from the committed ``feeds``
+    rows of earlier runs: a restarted job resumes back-off (not validators: ``feed_state.py``)."""
 
     def process(self, output: str):
-        import pyarrow.parquet as pq
-
-        pattern = FileSystems.join(output, "feeds", "*", "*.parquet")
-        # A missing feeds/ folder (a first run) matches nothing; other file-system errors surface.
-        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        rows: dict[str, list] = {}
-        for path in files:
-            with FileSystems.open(path) as handle:
-                table = pq.read_table(handle, columns=["feed_url", "fetched_at", "outcome", "etag", "last_modified"])
-            for row in table.to_pylist():
-                rows.setdefault(row["feed_url"], []).append(row)
-        for url in sorted(rows):
-            history = sorted(rows[url], key=lambda r: r["fetched_at"])
-            validators = None
-            for row in history:
-                if row["outcome"] in ("ok", "not_modified") and (row["etag"] or row["last_modified"]):
-                    validators = (row["etag"], row["last_modified"])
-            failures = 0
-            for row in reversed(history):
-                if row["outcome"] != "error":
-                    break
-                failures += 1
-            yield url, (validators, failures, history[-1]["fetched_at"].timestamp())
+        for url, history in feed_history(output).items():
+            yield url, (failure_streak(history), history[-1]["fetched_at"].timestamp())
 
 
 class PollFeedFn(beam.DoFn):
@@ -98,7 +78,7 @@ class PollFeedFn(beam.DoFn):
     VALIDATORS = ReadModifyWriteStateSpec("validators", PickleCoder())  # (etag, last_modified)
     FAILURES = ReadModifyWriteStateSpec("failures", PickleCoder())  # failures in a row
     NOT_BEFORE = ReadModifyWriteStateSpec("not_before", PickleCoder())  # tick time before which we wait
-    SEEDED = ReadModifyWriteStateSpec("seeded", PickleCoder())  # state taken over from the feeds dataset
+    SEEDED = ReadModifyWriteStateSpec("seeded", PickleCoder())  # back-off taken over from the feeds dataset
 
     def __init__(self, config: FetchConfig, poll_interval: float, max_backoff: float = DEFAULT_MAX_BACKOFF):
         self._config = config
@@ -118,9 +98,7 @@ class PollFeedFn(beam.DoFn):
             seeded.write(True)
             seed = seeds.get(url)
             if seed is not None:
-                earlier_validators, streak, last_fetch = seed
-                if earlier_validators:
-                    validators.write(earlier_validators)
+                streak, last_fetch = seed
                 if streak:
                     failures.write(streak)
                     not_before.write(last_fetch + next_wait(streak, self._poll, self._max_backoff) - 0.001)

@@ -99,8 +99,8 @@ class Recovery:
             lines.append(f"  recovered: rolled forward interrupted commit {item['commit']} "
                          f"({item['files_renamed']} of {item['files']} files still to publish; {rows or 'no rows'})")
         for item in self.rolled_back:
-            lines.append(f"  recovered: rolled back uncommitted run {item['run']} "
-                         f"({item['files_removed']} staged files removed, none had counted)")
+            lines.append(f"  recovered: rolled back run {item['run']} "
+                         f"({item['files_removed']} uncommitted staged files removed; none had counted)")
         return lines
 
 
@@ -324,11 +324,14 @@ def recover(output: str, current_run: Optional[str] = None) -> Recovery:
         if not _owner_gone(staging_folder(output, run), files, now):
             report.in_progress.append(run)  # maybe alive: its staged files do not count, and stay
             continue
-        # Everything committed is published by now: what is left never counted.
+        # Everything committed is published by now: what is left never counted (an uncommitted
+        # run's files, or a committed run's failed bundle attempts).
         staged = [m for m in files if m.path.endswith(".inprogress")]
         _delete_tree(staging_folder(output, run), files)
-        if staged or run not in committed_runs:
+        if staged:
             report.rolled_back.append({"run": run, "files_removed": len(staged)})
+    _remove_if_empty(_join(output, TEMPORARY_FOLDER))
+    _remove_if_empty(_join(output, COMMITS_FOLDER))
     return report
 
 

@@ -9,10 +9,13 @@ from typing import Optional, Sequence
 
 USAGE = """usage: newsbeam run --input GLOB [--input GLOB …] --output DIR [newsbeam and Beam options]
        newsbeam query --output DIR [--format table|csv|json] "SQL"
+       newsbeam recover --output DIR
 
 commands:
   run     read, normalise, deduplicate, tag and write articles (see 'newsbeam run --help')
-  query   run DuckDB SQL over the views articles, duplicates, rejected
+  query   run DuckDB SQL over the views articles, duplicates, rejected, feeds (committed data only)
+  recover finish (roll forward) or clean (roll back) what interrupted runs left in DIR; every run
+          does this first by itself
 """
 
 
@@ -55,6 +58,19 @@ def _query(argv: Sequence[str]) -> int:
     return 0
 
 
+def _recover(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam recover")
+    parser.add_argument("--output", required=True, help="Output root written by 'newsbeam run'.")
+    args = parser.parse_args(argv)
+    from pipeline.sinks.commit import recover
+
+    report = recover(args.output)
+    lines = report.render() or ["  nothing to recover: every commit is published, no dead run's staged files"]
+    lines += [f"  left alone: staged files of run {run} (it may still be running)" for run in report.in_progress]
+    print(f"newsbeam recover {args.output}:\n" + "\n".join(lines))
+    return 0
+
+
 class _QuietImportNoise(logging.Filter):
     """Beam warns at import that the (optional) GCP client libraries are missing."""
 
@@ -74,6 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run(rest)
     if command == "query":
         return _query(rest)
+    if command == "recover":
+        return _recover(rest)
     print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

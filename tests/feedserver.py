@@ -169,6 +169,22 @@ class FeedServer:
             send(h, 200, RDF, content_type="application/rdf+xml")
         elif path == "/gzip":
             send(h, 200, gzip.compress(rss("Gzip News", _items("gzip"))), {"Content-Encoding": "gzip"})
+        elif path in ("/wire-a", "/wire-b"):
+            # Two fixed feeds with validators (a restarted job must not trust them blindly): six
+            # stories each; wire-b repeats wire-a's first story word for word and its second with a
+            # sentence added.
+            tag = path[-1]
+            tag_etag = f'"wire-{tag}-v1"'
+            if h.headers.get("If-None-Match") == tag_etag:
+                send(h, 304, headers={"ETag": tag_etag})
+                return
+            items = [(f"Wire {tag} story {i}", f"https://wire-{tag}.example/{i}", body(f"wire{tag}{i}", 100))
+                     for i in range(1, 7)]
+            if tag == "b":
+                items[0] = ("Wire b copy of a1", "https://wire-b.example/copy-1", body("wirea1", 100))
+                items[1] = ("Wire b update of a2", "https://wire-b.example/update-2",
+                            body("wirea2", 100) + " A sentence was added in the update.")
+            send(h, 200, rss(f"Wire {tag}", items), {"ETag": tag_etag})
         elif path == "/etag":
             if h.headers.get("If-None-Match") == '"v1"':
                 send(h, 304, headers={"ETag": '"v1"'})

@@ -164,3 +164,59 @@ def test_sigkill_of_the_whole_process_group_mid_run(clean, tmp_path):
     again = run_job(_args(src, out))
     assert again.balanced and snapshot(out) == expected
     assert not (out / "_temporary").exists()
+
+
+# --- streaming -------------------------------------------------------------------------------
+WIRE_ENTRIES = 12  # /wire-a and /wire-b serve six entries each (tests/feedserver.py)
+
+
+def _streaming(out: Path, feeds: Path, env_extra: dict, duration: int) -> subprocess.CompletedProcess:
+    """A streaming job that polls for ``duration`` seconds, then drains and ends by itself
+    (so every polled entry has been processed when it returns)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env_extra}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feeds", str(feeds), "--poll-interval", "1",
+         "--duration", str(duration), "--output", str(out), "--no-tagging"],
+        env=env, capture_output=True, text=True, start_new_session=True, timeout=300)
+
+
+def _run_to_the_end(out: Path, feeds: Path) -> str:
+    done = _streaming(out, feeds, {}, duration=3)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return done.stdout
+
+
+def _stream_snapshot(out: Path) -> dict[str, list]:
+    ids = snapshot(out)
+    return {"entries": sorted(ids["articles"] + [d.split(">")[0] for d in ids["duplicates"]]),
+            "index": ids["_index/records"]}
+
+
+@pytest.fixture(scope="module")
+def wire(tmp_path_factory):
+    from feedserver import FeedServer
+
+    root = tmp_path_factory.mktemp("wire")
+    with FeedServer() as server:
+        feeds = root / "feeds.txt"
+        feeds.write_text(f"{server.url('/wire-a')}\n{server.url('/wire-b')}\n")
+        clean = root / "clean"
+        _run_to_the_end(clean, feeds)
+        yield feeds, _stream_snapshot(clean)
+
+
+@pytest.mark.parametrize("point", [
+    "after_commit@articles:1",   # a bundle's record written, nothing renamed
+    "after_rename@articles:1",   # a bundle's article file published, its index file not yet
+    "after_forget@articles:1",   # between two bundles
+    "before_commit@duplicates:1",  # a bundle staged, not committed
+])
+def test_a_streaming_job_killed_while_publishing_writes_every_entry_once_after_a_restart(point, wire, tmp_path):
+    feeds, expected = wire
+    assert len(expected["entries"]) == WIRE_ENTRIES == len(set(expected["entries"]))
+    out = tmp_path / "out"
+    killed = _streaming(out, feeds, {faults.ENV: point, faults.STATE_ENV: str(tmp_path / "hits")}, duration=30)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]  # the fault point was reached
+    printed = _run_to_the_end(out, feeds)  # the same job restarted
+    assert _stream_snapshot(out) == expected, printed  # every entry once: none lost, none twice
+    assert not (out / "_temporary").exists() and not (out / "_commits").exists()

@@ -132,6 +132,15 @@ class SeenKeyFn(beam.DoFn):
         now = float(timestamp)
         uid = record_uid(article)
         identity = stream_identity(article)
+        earlier = list(history[key])
+        # Written before as this very entry (a restart re-polls it): nothing to write, whatever
+        # this job has seen since.
+        for _kind, root, earlier_uid in earlier:
+            if earlier_uid == uid or _same_entry(article, key, root, history):
+                if first.read() is None:
+                    first.write((root, identity, now))
+                yield {**article, DUP: (AGAIN, None, root, 1.0)}
+                return
         stored = first.read()
         if stored is not None and now - stored[2] > self._horizon:
             self._expired.inc()
@@ -144,14 +153,10 @@ class SeenKeyFn(beam.DoFn):
             else:
                 yield {**article, DUP: ("exact", key_label(key), root, 1.0)}
             return
-        earlier = history[key]
         if earlier:
-            _kind, root, earlier_uid = earlier[0]
-            if earlier_uid == uid or _same_entry(article, key, root, history):
-                yield {**article, DUP: (AGAIN, None, root, 1.0)}
-            else:
-                yield {**article, DUP: ("exact", key_label(key), root, 1.0)}
-            first.write((root, identity if earlier_uid == uid or _same_entry(article, key, root, history) else None, now))
+            _kind, root, _uid = earlier[0]
+            yield {**article, DUP: ("exact", key_label(key), root, 1.0)}
+            first.write((root, None, now))
             return
         first.write((node_of(article), identity, now))
         yield article

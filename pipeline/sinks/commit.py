@@ -163,9 +163,10 @@ def write_commit(output: str, commit_id: str, run_id: str, files: Sequence[Stage
         "files": [asdict(f) for f in files],
     }
     path = _record_path(output, commit_id)
-    faults.checkpoint("before_commit")
+    datasets = tuple(rows)
+    faults.checkpoint("before_commit", datasets)
     _write_atomically(path, json.dumps(document, sort_keys=True).encode("utf-8"))
-    faults.checkpoint("after_commit")
+    faults.checkpoint("after_commit", datasets)
     return path
 
 
@@ -189,20 +190,21 @@ def publish(output: str, record_path: str, files: Sequence[StagedFile]) -> int:
     """Steps 3 and 4: rename every staged file (idempotent), then drop the record.
     Returns how many files this call renamed."""
     renamed = 0
+    datasets = tuple(sorted({f.dataset for f in files}))
     for staged in _ordered(files):
         if _rename(staged):
             renamed += 1
-            faults.checkpoint("after_rename")
-    faults.checkpoint("before_forget")
+            faults.checkpoint("after_rename", (staged.dataset,))
+    faults.checkpoint("before_forget", datasets)
     if _exists(record_path):
         FileSystems.delete([record_path])
-    faults.checkpoint("after_forget")
+    faults.checkpoint("after_forget", datasets)
     return renamed
 
 
 def commit_and_publish(output: str, commit_id: str, run_id: str, files: Sequence[StagedFile]) -> int:
     """The whole protocol for one commit (a batch run, a streaming bundle)."""
-    faults.checkpoint("before_commit_step")
+    faults.checkpoint("before_commit_step", tuple(sorted({f.dataset for f in files})))
     record = write_commit(output, commit_id, run_id, files)
     return publish(output, record, files)
 

@@ -1,7 +1,9 @@
 """Fault injection for the crash tests of the commit protocol (no effect unless asked for).
 
-``NEWSBEAM_FAULT=<point>[:<k>]`` ends the process at the k-th time (default 1) it passes the
-named point of :mod:`pipeline.sinks.commit`:
+``NEWSBEAM_FAULT=<point>[@<dataset>][:<k>]`` ends the process at the k-th time (default 1) it
+passes the named point of :mod:`pipeline.sinks.commit` (with ``@dataset``: only points of a commit
+that publishes that dataset, e.g. ``after_rename@articles:1`` = a streaming bundle's article file
+is published, its index file not yet):
 
     before_commit_step  a commit step starts (every file staged, nothing committed)
     before_commit       the record is about to be written
@@ -41,12 +43,14 @@ def _hits(state: str) -> int:
     return count
 
 
-def checkpoint(point: str) -> None:
+def checkpoint(point: str, datasets: tuple = ()) -> None:
+    """``datasets``: those of the commit passing the point."""
     spec = os.environ.get(ENV)
     if not spec:
         return
-    name, _, k = spec.partition(":")
-    if name != point:
+    target, _, k = spec.partition(":")
+    name, _, dataset = target.partition("@")
+    if name != point or (dataset and dataset not in datasets):
         return
     state = os.environ.get(STATE_ENV)
     if (_hits(state) if state else 1) != int(k or 1):

@@ -35,6 +35,8 @@ def _run(argv: Sequence[str]) -> int:
         print(f"newsbeam run: {exc}\n\n{USAGE}", file=sys.stderr)
         return 2
     print(summary.render())
+    if summary.state == "DRY_RUN":
+        return 0
     if summary.state == "INTERRUPTED":
         return 130
     return 0 if summary.balanced else 3

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipeline import metrics
 from pipeline.beam_fixes import fix_local_runner_metrics
@@ -41,6 +41,7 @@ class RunSummary:
     counters: dict[str, int] = field(default_factory=dict)
     manifest: Optional[str] = None
     recovery: dict = field(default_factory=dict)  # what this run did to earlier interrupted runs (commit.Recovery)
+    plan: dict = field(default_factory=dict)  # a dry run: job type and top-level steps (nothing was run or written)
 
     @property
     def records_read(self) -> int:
@@ -63,6 +64,15 @@ class RunSummary:
         )
 
     def render(self) -> str:
+        if self.state == "DRY_RUN":
+            steps = self.plan.get("steps", [])
+            return "\n".join([
+                f"newsbeam run {self.run_id}: dry run on {self.runner}: nothing was run, nothing was written",
+                f"  job type           {self.plan.get('job_type', 'unknown')}",
+                f"  output             {self.output}",
+                f"  steps ({len(steps)})" + "".join(f"\n    {name}" for name in steps),
+                "  options            " + " ".join(f"--{k}={v}" for k, v in sorted(self.plan.get("options", {}).items())),
+            ])
         a, d, r = self.written("articles"), self.written("duplicates"), self.written("rejected")
         rate = self.records_read / self.wall_seconds if self.wall_seconds else 0.0
         lines = [
@@ -237,6 +247,31 @@ def _counters_from_files(output: str, since: datetime) -> dict[str, int]:
     return counts
 
 
+def _new_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as exc:  # the runner's own option checks (e.g. Dataflow's project id)
+        raise UsageError(str(exc).strip()) from exc
+
+
+def _dry_run(options: PipelineOptions, nb: NewsbeamOptions, run_id: str, runner: str, started: datetime,
+             clock: float) -> RunSummary:
+    """Translate the job, print what would run, touch nothing (no recovery, no owner, no manifest)."""
+    pipeline = _new_pipeline(options)
+    build_pipeline(pipeline, nb, run_id=run_id)
+    result = pipeline.run()  # the DataflowRunner builds the job request and returns without sending it
+    job = getattr(result, "job", None)
+    job_type = job.proto.type.name if job is not None else ("streaming" if options.view_as(StandardOptions).streaming else "batch")
+    proto = pipeline.to_runner_api()
+    roots = [proto.components.transforms[t] for t in proto.root_transform_ids]
+    steps = [proto.components.transforms[s].unique_name for root in roots for s in root.subtransforms] or [
+        r.unique_name for r in roots]
+    shown = {k: v for k, v in options.get_all_options(drop_default=True).items() if v is not None and k != "dry_run"}
+    return RunSummary(run_id=run_id, output=nb.output, runner=runner, state="DRY_RUN", started_at=started.isoformat(),
+                      wall_seconds=round(time.perf_counter() - clock, 3),
+                      plan={"job_type": job_type, "steps": steps, "options": shown})
+
+
 def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
@@ -247,12 +282,14 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     counters: dict[str, int] = {}
     interrupted = threading.Event()
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    if options.view_as(TestOptions).dry_run:
+        return _dry_run(options, nb, run_id, runner, started, clock)
     # Before anything reads the output: finish or clean what interrupted runs left.
     recovery = recover(nb.output, current_run=run_id)
     write_owner(nb.output, run_id, runner)
     previous = _catch_sigint(interrupted)
+    pipeline = _new_pipeline(options)
     try:
-        pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, nb, run_id=run_id)
         result = pipeline.run()
         state = str(result.wait_until_finish())

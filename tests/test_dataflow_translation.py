@@ -44,3 +44,25 @@ def test_streaming_job_translates():
     assert {"PollTicks", "PollFeeds", "ReadFromPubSub", "ParseMessages", "NormalizeArticles", "DeduplicateStream",
             "TagArticles", "WriteStream"} <= names
     assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBand15", "PollFeeds/PollFeed"} <= names
+
+
+def test_a_dry_run_prints_the_plan_writes_nothing_and_exits_0(tmp_path, capsys):
+    from conftest import SEEDS
+    from pipeline.cli import main
+
+    out = tmp_path / "out"
+    args = [a if a != "gs://newsbeam-test/out" else str(out) for a in DRY_RUN]
+    code = main(["run", "--input", str(SEEDS / "*"), *args])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "dry run on DataflowRunner: nothing was run, nothing was written" in printed
+    assert "JOB_TYPE_BATCH" in printed and "DeduplicateArticles" in printed and "WriteArticles" in printed
+    assert not out.exists()  # no recovery, no owner file, no manifest
+
+
+def test_runner_option_errors_are_usage_errors(capsys):
+    from pipeline.cli import main
+
+    args = [a if a != "--project=test-project" else "--project=p" for a in DRY_RUN]
+    assert main(["run", "--input", "seeds/*", *args]) == 2
+    assert "Invalid Project ID" in capsys.readouterr().err

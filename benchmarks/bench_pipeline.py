@@ -106,19 +106,25 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_job(folder: Path, extra: list[str]) -> dict:
-    out = Path(tempfile.mkdtemp(prefix="nb-bench-out-"))
-    cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run", "--input", f"{folder}/**", "--output", str(out), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def measure(cmd: list[str]) -> tuple[subprocess.Popen, float, int]:
+    """Run ``cmd``; returns (finished process with .stdout/.stderr as text, wall seconds, peak RSS
+    of its whole process tree in KiB, sampled every 0.1 s)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tree_peak_kib = 0
     while proc.poll() is None:  # the whole process tree (workers of multi_processing included)
         tree_peak_kib = max(tree_peak_kib, _tree_rss_kib(proc.pid))
-        time.sleep(0.2)
+        time.sleep(0.1)
     stdout, stderr = proc.communicate()
     proc.stdout, proc.stderr = stdout, stderr
-    wall = time.perf_counter() - t
+    return proc, time.perf_counter() - t, tree_peak_kib
+
+
+def run_job(folder: Path, extra: list[str]) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="nb-bench-out-"))
+    cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run", "--input", f"{folder}/**", "--output", str(out), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc, wall, tree_peak_kib = measure(cmd)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr, file=sys.stderr)

@@ -34,10 +34,42 @@ def perturb(headline: str, body: str, copy: int) -> tuple[str, str]:
     return f"{headline} (update {copy})", "\n\n".join(paragraphs)
 
 
-def build(bbc: Path, scale: int, out: Path, fmt: str = "jsonl", shard_size: int = 5000) -> Path:
+SHAPES = {
+    "jsonl": "JSONL files of 5,000 records",
+    "one-jsonl": "one large JSONL file",
+    "text": "one small text file per article",
+    "jsonl-gz": "one gzipped JSONL file (not splittable)",
+}
+
+
+def build_shape(bbc: Path, scale: int, out: Path, shape: str) -> Path:
+    """The ×``scale`` corpus in one of ``SHAPES``; returns its folder (built once)."""
+    if shape == "jsonl":
+        return build(bbc, scale, out, "jsonl")
+    if shape == "text":
+        return build(bbc, scale, out, "text")
+    if shape == "one-jsonl":
+        return build(bbc, scale, out, "jsonl", shard_size=10**9, name="one-jsonl")
+    if shape == "jsonl-gz":
+        import gzip
+        import shutil
+
+        source = build_shape(bbc, scale, out, "one-jsonl")
+        folder = out / f"bbc_x{scale}_jsonl-gz"
+        done = out / f"bbc_x{scale}_jsonl-gz.complete"
+        if not done.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(source / "part-0000.jsonl", "rb") as raw, gzip.open(folder / "part-0000.jsonl.gz", "wb", 6) as packed:
+                shutil.copyfileobj(raw, packed)
+            done.touch()
+        return folder
+    raise ValueError(f"unknown shape {shape!r}: {', '.join(SHAPES)}")
+
+
+def build(bbc: Path, scale: int, out: Path, fmt: str = "jsonl", shard_size: int = 5000, name: str = "") -> Path:
     """Write the ×``scale`` corpus under ``out`` once; returns the folder."""
-    folder = out / f"bbc_x{scale}_{fmt}"
-    done = out / f"bbc_x{scale}_{fmt}.complete"
+    folder = out / f"bbc_x{scale}_{name or fmt}"
+    done = out / f"bbc_x{scale}_{name or fmt}.complete"
     if done.exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)

@@ -142,8 +142,9 @@ def _record_from_object(path: str, fmt: str, obj: object, position: int, raw: by
     return RawRecord(input_uri=path, input_format="jsonl", payload=obj, position=position, raw=raw)
 
 
-def _read_jsonl(path: str, stream: BinaryIO) -> Iterator[Item]:
-    position = 0
+def _read_jsonl(path: str, stream: BinaryIO, first_line: int = 1) -> Iterator[Item]:
+    """``first_line``: the number of the stream's first line in its file (a range of it)."""
+    position = first_line - 1
     seen_any = False
     while True:
         try:

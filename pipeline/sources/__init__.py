@@ -9,7 +9,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import metrics
+from pipeline import metrics, reasons
 from pipeline.errors import Rejection
 from pipeline.sources.files import read_file_records
 
@@ -33,7 +33,7 @@ class MatchInputsFn(beam.DoFn):
             error = "the pattern matched no files"
         if not files:
             self._read.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(pattern, "match", "no_files_matched", error))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(pattern, *reasons.MATCH_NO_FILES_MATCHED, error))
             return
         self._matched.inc(len(files))
         yield from sorted(files)

@@ -62,9 +62,9 @@ def decode_bytes(data: bytes, declared: Optional[str] = None) -> tuple[str, str]
     """
     if not data:
         raise RejectError(*reasons.DECODE_EMPTY_FILE, "the input has no bytes")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, "replace"), encoding
+    encoding = bom_encoding(data)
+    if encoding:
+        return data.decode(encoding, "replace"), encoding
     if b"\x00" in data[:4096]:
         raise RejectError(*reasons.DECODE_BINARY, "NUL bytes: this is binary data, not text")
     candidates = [_valid_codec(declared), _valid_codec(sniff_declared_charset(data)), "utf-8"]
@@ -90,7 +90,18 @@ def decode_bytes(data: bytes, declared: Optional[str] = None) -> tuple[str, str]
     return text, encoding
 
 
+def bom_encoding(data: bytes) -> Optional[str]:
+    """The codec a leading byte-order mark names (``utf-8-sig``, ``utf-16``, ``utf-32``), or None."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
 def looks_binary(data: bytes) -> bool:
+    """NUL bytes in the first 4 KiB, unless a UTF-16/UTF-32 byte-order mark says they are text."""
+    if bom_encoding(data) in ("utf-16", "utf-32"):
+        return False
     return b"\x00" in data[:4096]
 
 

@@ -303,10 +303,12 @@ def _read_file(path: str, opener: Callable[[str], BinaryIO], fmt: Optional[str],
 
 
 def _read_upto(stream: BinaryIO, limit: int, chunks: list[bytes]) -> None:
-    """Read at most ``limit`` bytes into ``chunks`` (kept when the read fails half-way)."""
+    """Read at most ``limit`` bytes into ``chunks`` (kept when the read fails half-way: ``read1``
+    makes at most one read of the stream below, so no buffered bytes are lost with the error)."""
+    read = getattr(stream, "read1", stream.read)
     size = 0
     while size < limit:
-        chunk = stream.read(min(1024 * 1024, limit - size))
+        chunk = read(min(1024 * 1024, limit - size))
         if not chunk:
             return
         chunks.append(chunk)

@@ -421,3 +421,35 @@ def test_rejected_schema_documents_every_code():
             assert code in doc
     for stage in reasons.STAGES:
         assert stage in exported["properties"]["stage"]["description"]
+
+
+def _random_json(rng: random.Random, depth: int) -> str:
+    kind = rng.choice(["str", "num", "list", "dict"] if depth < 80 else ["str", "num"])
+    if kind == "str":
+        return '"' + "".join(rng.choice(["a", "\\u00e9", "\\ud800", "\\ud83d\\ude00", "\\uDFFF", "£", "\\\\u"])
+                             for _ in range(rng.randrange(4))) + '"'
+    if kind == "num":
+        return str(rng.randrange(10 ** 6))
+    children = [_random_json(rng, depth + 1) for _ in range(rng.randrange(3) if rng.random() < 0.6 else 1)]
+    if kind == "list":
+        return "[" + ",".join(children) + "]"
+    return "{" + ",".join(f'"k{i}":{c}' for i, c in enumerate(children)) + "}"
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_cheap_precheck_never_misses_a_problem(seed):
+    """``_may_be_hostile`` lets records skip the full walk: it must be true whenever the walk finds
+    a problem (property over random nested JSON with surrogate escapes)."""
+    rng = random.Random(seed)
+    wrap = rng.choice([0, 10, 60, 61, 62, 63, 64])  # around the 64-level limit
+    value = "[" * wrap + _random_json(rng, 1) + "]" * wrap
+    raw = ("{" + f'"v":{value}' + "}").encode("utf-8")
+    problem = files._json_problem(json.loads(raw))
+    if problem:
+        assert files._may_be_hostile(raw)
+    item = _parse(raw)
+    assert isinstance(item, Rejection) == (problem is not None)
+
+
+def _parse(raw: bytes):
+    return files._parse_json_record("a.jsonl", "jsonl", raw, 1)

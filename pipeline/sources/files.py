@@ -11,7 +11,6 @@ import csv
 import gzip
 import io
 import json
-import re
 import traceback
 import zlib
 from typing import BinaryIO, Callable, Iterator, Optional, Union
@@ -180,7 +179,6 @@ def open_decompressed(
 
 
 _STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _stream_rejection(path: str, fmt: Optional[str], exc: Exception, position: Optional[int] = None,
@@ -315,6 +313,12 @@ def _read_upto(stream: BinaryIO, limit: int, chunks: list[bytes]) -> None:
         size += len(chunk)
 
 
+def _may_be_hostile(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Cheap test on a record's JSON text: only more than ``max_depth`` brackets or a
+    surrogate escape (``\\ud800``) can make ``_json_problem`` find anything."""
+    return b"\\ud" in raw or b"\\uD" in raw or raw.count(b"[") + raw.count(b"{") > max_depth
+
+
 def _json_problem(obj: object, max_depth: int = MAX_JSON_DEPTH) -> Optional[tuple[reasons.Reason, str]]:
     """Why a parsed JSON value cannot be a record: nesting deeper than ``max_depth``, or a
     lone surrogate in a string (valid JSON, not Unicode: it cannot be written as UTF-8)."""
@@ -322,7 +326,7 @@ def _json_problem(obj: object, max_depth: int = MAX_JSON_DEPTH) -> Optional[tupl
     while stack:
         value, depth = stack.pop()
         if isinstance(value, str):
-            if _SURROGATE.search(value):
+            if not value.isascii() and not _is_utf8_encodable(value):
                 return reasons.PARSE_INVALID_UNICODE, "a string holds a lone UTF-16 surrogate (e.g. \\ud800): not Unicode text"
         elif isinstance(value, (dict, list)):
             if depth > max_depth:
@@ -336,11 +340,20 @@ def _json_problem(obj: object, max_depth: int = MAX_JSON_DEPTH) -> Optional[tupl
     return None
 
 
-def _record_from_object(path: str, fmt: str, obj: object, position: int, raw: bytes) -> Item:
+def _is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _record_from_object(path: str, fmt: str, obj: object, position: int, raw: bytes, check: bool = True) -> Item:
+    """``check=False`` when ``_may_be_hostile`` already cleared the record's JSON text."""
     if not isinstance(obj, dict):
         return Rejection(path, *reasons.PARSE_NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}",
                          payload=raw, position=position, input_format=fmt)
-    problem = _json_problem(obj)
+    problem = _json_problem(obj) if check else None
     if problem:
         code, message = problem
         return Rejection(path, *code, message, payload=raw, position=position, input_format=fmt)
@@ -425,7 +438,7 @@ def _parse_json_record(path: str, fmt: str, line: bytes, position: int) -> Item:
     except Exception as exc:  # noqa: BLE001 - one hostile line must not stop the file
         return Rejection(path, *_unexpected_code(exc), f"line {position}: {type(exc).__name__}: {str(exc)[:500]}{_where(exc)}",
                          payload=line, position=position, input_format=fmt)
-    return _record_from_object(path, fmt, obj, position, line)
+    return _record_from_object(path, fmt, obj, position, line, check=_may_be_hostile(line))
 
 
 def _read_json(path: str, data: bytes) -> Iterator[Item]:
@@ -447,8 +460,9 @@ def _read_json(path: str, data: bytes) -> Iterator[Item]:
     items = obj if isinstance(obj, list) else [obj]
     if not items:
         yield Rejection(path, *reasons.READ_EMPTY_FILE, "the JSON document holds no records", payload=data, input_format="json")
+    check = _may_be_hostile(data)
     for index, item in enumerate(items, start=1):
-        yield _record_from_object(path, "json", item, index, _json_raw(item))
+        yield _record_from_object(path, "json", item, index, _json_raw(item), check=check)
 
 
 def _json_raw(item: object) -> bytes:

@@ -76,7 +76,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         return build_streaming_pipeline(pipeline, options, run_id)
     records, rejects = [], []
     if options.input:
-        read = pipeline | "ReadArticleFiles" >> ReadArticleFiles(options.input, options.input_format)
+        read = pipeline | "ReadArticleFiles" >> ReadArticleFiles(
+            options.input, options.input_format, options.max_decompressed_bytes)
         records.append(read["records"])
         rejects.append(read["rejected"])
     health = None

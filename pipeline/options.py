@@ -13,7 +13,7 @@ from pipeline.sinks import DEFAULT_ROWS_PER_FILE
 from pipeline.dedup.streaming import DEFAULT_HORIZON
 from pipeline.sources.http import FetchConfig
 from pipeline.sources.streaming import DEFAULT_MAX_BACKOFF
-from pipeline.sources.files import FORMATS
+from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, FORMATS
 
 
 def _flag(value: str) -> bool:
@@ -67,6 +67,11 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument(
             "--input-format", "--input_format", dest="input_format", default=None, choices=FORMATS,
             help="Read every input as this format instead of detecting it from the extension.",
+        )
+        parser.add_argument(
+            "--max-decompressed-bytes", "--max_decompressed_bytes", dest="max_decompressed_bytes", type=int,
+            default=DEFAULT_MAX_DECOMPRESSED_BYTES,
+            help="Bytes one gzip input may inflate to (default 1 GiB); the rest of the file is rejected as read/too_large.",
         )
         parser.add_argument(
             "--field-map", "--field_map", dest="field_map", default=None,

@@ -13,6 +13,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.reasons import MEANINGS, STAGES
+
 SCHEMA_VERSION = "2"
 
 DateSource = Literal["metadata", "dateline", "feed", "extracted", "none"]
@@ -121,6 +123,11 @@ class DuplicateRecord(_Record):
     _utc_detected = field_validator("detected_at")(_require_utc)
 
 
+# The rejected dataset documents every code from the one list, pipeline/reasons.py.
+_REASON_DOC = "Short stable reason code; with the stage, one of: " + "; ".join(
+    f"{code.code} ({meaning})" for code, meaning in MEANINGS.items()) + "."
+
+
 class RejectedRecord(_Record):
     """Input that could not become an article (``rejected`` dataset, the dead letters)."""
 
@@ -129,8 +136,8 @@ class RejectedRecord(_Record):
     input_uri: str
     input_format: Optional[str] = None
     position: Optional[int] = Field(None, description="1-based line/row/entry number when known.")
-    stage: str = Field(description="Pipeline stage that rejected it: match, read, decode, parse, normalize, fetch.")
-    reason: str = Field(description="Short stable reason code, e.g. 'empty_file', 'malformed_json'.")
+    stage: str = Field(description="Pipeline stage that rejected it: " + ", ".join(STAGES) + ".")
+    reason: str = Field(description=_REASON_DOC)
     message: str = Field(description="Human-readable explanation.")
     payload: Optional[bytes] = Field(None, description="Raw input, capped at max_payload_bytes (default 64 KiB).")
     payload_size: Optional[int] = Field(None, description="Size of the full raw payload in bytes, when known.")

@@ -9,7 +9,7 @@ from typing import Mapping, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline import metrics
+from pipeline import metrics, reasons
 from pipeline.coders import Row
 from pipeline.errors import RejectError, Rejection
 from pipeline.normalize.article import Normalizer, normalize_article
@@ -39,7 +39,7 @@ class NormalizeArticleFn(beam.DoFn):
             self._internal_errors.inc()
             where = traceback.extract_tb(exc.__traceback__)[-1]
             message = f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-            yield beam.pvalue.TaggedOutput(REJECTED, _rejection(raw, "normalize", "internal_error", message))
+            yield beam.pvalue.TaggedOutput(REJECTED, _rejection(raw, *reasons.NORMALIZE_INTERNAL_ERROR, message))
 
 
 def _rejection(raw: RawRecord, stage: str, reason: str, message: str) -> Rejection:

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 
 from pydantic import ValidationError
 
+from pipeline import reasons
 from pipeline.errors import RejectError
 from pipeline.normalize.dates import to_utc
 from pipeline.normalize.decode import decode_bytes
@@ -70,7 +71,7 @@ class Normalizer:
             "feed": self._from_fields,
         }.get(raw.input_format)
         if handler is None:
-            raise RejectError("normalize", "unknown_format", f"no normaliser for format {raw.input_format!r}")
+            raise RejectError(*reasons.NORMALIZE_UNKNOWN_FORMAT, f"no normaliser for format {raw.input_format!r}")
         return handler(raw, now)
 
     def _from_text(self, raw: RawRecord, now: datetime) -> dict:
@@ -90,14 +91,14 @@ class Normalizer:
             published=meta.get("date"),
             published_source="metadata",
             language=meta.get("language"),
-            empty_reason="no_text",
+            empty_reason=reasons.NORMALIZE_NO_TEXT.reason,
         )
 
     def _from_html(self, raw: RawRecord, now: datetime) -> dict:
         html, _ = decode_bytes(raw.payload, (raw.context or {}).get("charset"))
         page = extract_html_page(html, url=(raw.context or {}).get("url"))
         if page is None:
-            raise RejectError("normalize", "no_text", "the HTML page has no extractable main text")
+            raise RejectError(*reasons.NORMALIZE_NO_TEXT, "the HTML page has no extractable main text")
         text = self.rules.fix_unicode(page["text"])
         paragraphs = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
         title = self.rules.fix_unicode(page.get("title") or "") or None
@@ -116,7 +117,7 @@ class Normalizer:
             published_source="extracted",
             language=page.get("language"),
             categories=as_list(page.get("categories")) + as_list(page.get("tags")),
-            empty_reason="no_text",
+            empty_reason=reasons.NORMALIZE_NO_TEXT.reason,
         )
 
     def _from_fields(self, raw: RawRecord, now: datetime) -> dict:
@@ -125,8 +126,7 @@ class Normalizer:
         body = as_text(fields.get("text"))
         if not body or not body.strip():
             raise RejectError(
-                "normalize",
-                "missing_field",
+                *reasons.NORMALIZE_MISSING_FIELD,
                 "the record has no text field (tried: " + ", ".join(self.field_map.get("text", ("text", "body", "content", "description"))) + ")",
             )
         if looks_like_html(body):
@@ -159,7 +159,7 @@ class Normalizer:
             published_source="feed" if is_feed else "metadata",
             language=fields.get("language") or context.get("language"),
             categories=as_list(fields.get("categories")),
-            empty_reason="no_text",
+            empty_reason=reasons.NORMALIZE_NO_TEXT.reason,
         )
 
     # ---- common ---------------------------------------------------------------------
@@ -185,7 +185,7 @@ class Normalizer:
         paragraphs = self.rules.clean_paragraphs(paragraphs)
         text = "\n\n".join(paragraphs)
         if not text.strip():
-            raise RejectError("normalize", empty_reason, "no article text is left after cleaning")
+            raise RejectError(reasons.NORMALIZE, empty_reason, "no article text is left after cleaning")
         if not title:
             title = self.rules.title_from_lead(paragraphs[0])
         summary = summary or paragraphs[0]
@@ -235,7 +235,7 @@ class Normalizer:
         try:
             return Article.model_validate(fields).model_dump()
         except ValidationError as exc:
-            raise RejectError("normalize", "invalid_record", str(exc).replace("\n", " ")[:500]) from exc
+            raise RejectError(*reasons.NORMALIZE_INVALID_RECORD, str(exc).replace("\n", " ")[:500]) from exc
 
 
 def normalize_article(raw: RawRecord, *, now: Optional[datetime] = None, normalizer: Optional[Normalizer] = None) -> Article:

@@ -9,6 +9,7 @@ from typing import Optional
 
 import charset_normalizer
 
+from pipeline import reasons
 from pipeline.errors import RejectError
 
 _BOMS = (
@@ -60,12 +61,12 @@ def decode_bytes(data: bytes, declared: Optional[str] = None) -> tuple[str, str]
     ``RejectError`` for binary data or text that stays mostly junk.
     """
     if not data:
-        raise RejectError("decode", "empty_file", "the input has no bytes")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, "replace"), encoding
+        raise RejectError(*reasons.DECODE_EMPTY_FILE, "the input has no bytes")
+    encoding = bom_encoding(data)
+    if encoding:
+        return data.decode(encoding, "replace"), encoding
     if b"\x00" in data[:4096]:
-        raise RejectError("decode", "binary", "NUL bytes: this is binary data, not text")
+        raise RejectError(*reasons.DECODE_BINARY, "NUL bytes: this is binary data, not text")
     candidates = [_valid_codec(declared), _valid_codec(sniff_declared_charset(data)), "utf-8"]
     for encoding in dict.fromkeys(c for c in candidates if c):
         try:
@@ -79,17 +80,28 @@ def decode_bytes(data: bytes, declared: Optional[str] = None) -> tuple[str, str]
     if non_ascii > _DETECT_MIN_NON_ASCII:
         best = charset_normalizer.from_bytes(data).best()
         if best is None:
-            raise RejectError("decode", "undecodable", "no text encoding fits these bytes")
+            raise RejectError(*reasons.DECODE_UNDECODABLE, "no text encoding fits these bytes")
         encoding = best.encoding
     text = data.decode(encoding, "replace")
     if junk_ratio(text) > MAX_JUNK_RATIO:
         raise RejectError(
-            "decode", "undecodable", f"{junk_ratio(text):.0%} of the characters are control or undecodable bytes"
+            *reasons.DECODE_UNDECODABLE, f"{junk_ratio(text):.0%} of the characters are control or undecodable bytes"
         )
     return text, encoding
 
 
+def bom_encoding(data: bytes) -> Optional[str]:
+    """The codec a leading byte-order mark names (``utf-8-sig``, ``utf-16``, ``utf-32``), or None."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
 def looks_binary(data: bytes) -> bool:
+    """NUL bytes in the first 4 KiB, unless a UTF-16/UTF-32 byte-order mark says they are text."""
+    if bom_encoding(data) in ("utf-16", "utf-32"):
+        return False
     return b"\x00" in data[:4096]
 
 

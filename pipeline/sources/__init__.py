@@ -9,9 +9,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import metrics
+from pipeline import metrics, reasons
 from pipeline.errors import Rejection
-from pipeline.sources.files import read_file_records
+from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, read_file_records
 
 REJECTED = "rejected"
 
@@ -33,7 +33,7 @@ class MatchInputsFn(beam.DoFn):
             error = "the pattern matched no files"
         if not files:
             self._read.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(pattern, "match", "no_files_matched", error))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(pattern, *reasons.MATCH_NO_FILES_MATCHED, error))
             return
         self._matched.inc(len(files))
         yield from sorted(files)
@@ -44,16 +44,18 @@ def _open_raw(path: str):
 
 
 class ReadFileRecordsFn(beam.DoFn):
-    """One file -> its records (``RawRecord``) and rejections."""
+    """One file -> its records (``RawRecord``) and rejections (``read_file_records`` never raises)."""
 
-    def __init__(self, input_format: Optional[str] = None):
+    def __init__(self, input_format: Optional[str] = None, max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES):
         self._input_format = input_format
+        self._max_decompressed_bytes = max_decompressed_bytes
 
     def setup(self) -> None:
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
 
     def process(self, path: str):
-        for item in read_file_records(path, _open_raw, self._input_format):
+        for item in read_file_records(path, _open_raw, self._input_format,
+                                      max_decompressed_bytes=self._max_decompressed_bytes):
             self._read.inc()
             if isinstance(item, Rejection):
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
@@ -68,10 +70,12 @@ class ReadArticleFiles(beam.PTransform):
     shuffle also spreads files over workers.
     """
 
-    def __init__(self, patterns: Sequence[str], input_format: Optional[str] = None):
+    def __init__(self, patterns: Sequence[str], input_format: Optional[str] = None,
+                 max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES):
         super().__init__()
         self._patterns = list(patterns)
         self._input_format = input_format
+        self._max_decompressed_bytes = max_decompressed_bytes
 
     def expand(self, pbegin):
         matched = (
@@ -82,7 +86,7 @@ class ReadArticleFiles(beam.PTransform):
         read = (
             matched.files
             | "UniqueFiles" >> beam.Distinct()
-            | "ReadRecords" >> beam.ParDo(ReadFileRecordsFn(self._input_format)).with_outputs(REJECTED, main="records")
+            | "ReadRecords" >> beam.ParDo(ReadFileRecordsFn(self._input_format, self._max_decompressed_bytes)).with_outputs(REJECTED, main="records")
         )
         rejected = (matched[REJECTED], read[REJECTED]) | "CollectReadRejects" >> beam.Flatten()
         return {"records": read.records, "rejected": rejected}

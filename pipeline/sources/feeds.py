@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping, Optional, Union
 
 import feedparser
 
+from pipeline import reasons
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
 
@@ -80,12 +81,12 @@ def parse_feed_bytes(uri: str, data: bytes, response_headers: Optional[Mapping[s
     entries = parsed.get("entries") or []
     if not entries:
         if not parsed.get("version"):
-            reason, message = "not_a_feed", "no RSS/Atom/RDF feed found" + (f" ({bozo})" if bozo else "")
+            code, message = reasons.PARSE_NOT_A_FEED, "no RSS/Atom/RDF feed found" + (f" ({bozo})" if bozo else "")
         elif bozo:
-            reason, message = "feed_parse_error", bozo
+            code, message = reasons.PARSE_FEED_PARSE_ERROR, bozo
         else:
-            reason, message = "empty_feed", "the feed has no entries"
-        yield Rejection(uri, "parse", reason, message, payload=data, input_format="feed")
+            code, message = reasons.PARSE_EMPTY_FEED, "the feed has no entries"
+        yield Rejection(uri, *code, message, payload=data, input_format="feed")
         return
     for position, entry in enumerate(entries, start=1):
         fields = entry_fields(entry)

@@ -22,6 +22,8 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
+from pipeline import reasons
+
 try:
     from importlib.metadata import version as _version
 
@@ -135,7 +137,7 @@ def fetch_feed(
     started = clock()
     result = FetchResult(url=url, outcome="error")
     if urlsplit(url).scheme.lower() not in ("http", "https"):
-        result.error, result.message = "bad_scheme", f"only http and https feeds are fetched: {url!r}"
+        result.error, result.message = reasons.FETCH_BAD_SCHEME.reason, f"only http and https feeds are fetched: {url!r}"
         return result
     headers = {}
     if etag:
@@ -159,12 +161,12 @@ def fetch_feed(
                     result.last_modified = response.headers.get("Last-Modified") or last_modified
                     break
                 if response.status_code in RETRY_STATUSES:
-                    result.error, result.message = f"http_{response.status_code}", response.reason
+                    result.error, result.message = reasons.http_status(response.status_code), response.reason
                     retry_wait = _retry_after(response.headers.get("Retry-After"), time.time())
                     if retry_wait is None:
                         retry_wait = -1.0  # use the backoff
                 elif response.status_code >= 400:
-                    result.error, result.message = f"http_{response.status_code}", response.reason
+                    result.error, result.message = reasons.http_status(response.status_code), response.reason
                     break
                 else:
                     body = _read_body(response, config, attempt_started, clock)
@@ -174,30 +176,30 @@ def fetch_feed(
                     result.last_modified = response.headers.get("Last-Modified")
                     break
         except _TooLarge as exc:
-            result.error, result.message = "too_large", str(exc)
+            result.error, result.message = reasons.FETCH_TOO_LARGE.reason, str(exc)
             break
         except _Deadline as exc:
-            result.error, result.message = "timeout", str(exc)
+            result.error, result.message = reasons.FETCH_TIMEOUT.reason, str(exc)
             retry_wait = -1.0
         except requests.exceptions.TooManyRedirects as exc:
-            result.error, result.message = "redirect_loop", f"more than {config.max_redirects} redirects: {exc}"
+            result.error, result.message = reasons.FETCH_REDIRECT_LOOP.reason, f"more than {config.max_redirects} redirects: {exc}"
             break
         except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidURL) as exc:
-            result.error, result.message = "bad_url", f"{type(exc).__name__}: {exc}"
+            result.error, result.message = reasons.FETCH_BAD_URL.reason, f"{type(exc).__name__}: {exc}"
             break
         except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
-            result.error, result.message = "timeout", f"{type(exc).__name__}: {exc}"
+            result.error, result.message = reasons.FETCH_TIMEOUT.reason, f"{type(exc).__name__}: {exc}"
             retry_wait = -1.0
         except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as exc:
-            result.error, result.message = "bad_encoding", f"{type(exc).__name__}: {exc}"
+            result.error, result.message = reasons.FETCH_BAD_ENCODING.reason, f"{type(exc).__name__}: {exc}"
             break
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 urllib3.exceptions.ProtocolError) as exc:
-            result.error, result.message = "connection_error", f"{type(exc).__name__}: {exc}"
+            result.error, result.message = reasons.FETCH_CONNECTION_ERROR.reason, f"{type(exc).__name__}: {exc}"
             retry_wait = -1.0
         except requests.exceptions.RequestException as exc:
-            result.error, result.message = "fetch_error", f"{type(exc).__name__}: {exc}"
+            result.error, result.message = reasons.FETCH_ERROR.reason, f"{type(exc).__name__}: {exc}"
             break
         if retry_wait is None or attempt == config.retries:
             break

@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import metrics
+from pipeline import metrics, reasons
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
 from pipeline.sources.feed_state import feed_history, latest_validators
@@ -95,12 +95,12 @@ def fetch_and_parse(session, url: str, config: FetchConfig, validators: Optional
     if result.outcome == "not_modified":
         return [], health_row(result, fetched_at)
     if result.outcome != "ok":
-        rejection = Rejection(url, "fetch", result.error or "fetch_error", result.message or "fetch failed",
+        rejection = Rejection(url, reasons.FETCH, result.error or reasons.FETCH_ERROR.reason, result.message or "fetch failed",
                               payload=result.body, input_format="feed")
         return [rejection], health_row(result, fetched_at)
     if not result.body or not result.body.strip():
-        rejection = Rejection(url, "parse", "empty_body", "the response body is empty", payload=b"", input_format="feed")
-        return [rejection], health_row(result, fetched_at, error="empty_body", message="the response body is empty")
+        rejection = Rejection(url, *reasons.PARSE_EMPTY_BODY, "the response body is empty", payload=b"", input_format="feed")
+        return [rejection], health_row(result, fetched_at, error=reasons.PARSE_EMPTY_BODY.reason, message="the response body is empty")
     headers = {k: v for k, v in result.headers.items() if k in _PARSER_HEADERS}
     headers.setdefault("content-location", result.final_url or url)
     items = list(parse_feed_bytes(url, result.body, headers))
@@ -125,11 +125,11 @@ class ReadFeedListFn(beam.DoFn):
                 urls = parse_feed_list(handle.read())
         except Exception as exc:  # noqa: BLE001 - any failure to read the list is a dead letter
             self._read.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(path, "match", "bad_feed_list", f"{type(exc).__name__}: {exc}"))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(path, *reasons.MATCH_BAD_FEED_LIST, f"{type(exc).__name__}: {exc}"))
             return
         if not urls:
             self._read.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(path, "match", "no_feeds", "the feed list names no feeds"))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(path, *reasons.MATCH_NO_FEEDS, "the feed list names no feeds"))
             return
         yield from urls
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import BinaryIO, Callable, Iterator, Optional
 
+from pipeline import reasons
 from pipeline.errors import Rejection
 from pipeline.sources.files import Item, _read_jsonl, format_from_extension, _strip_gzip
 
@@ -92,11 +93,18 @@ def first_lines(windows: list[Window]) -> list[int]:
 
 
 class _Bounded:
-    """``readline`` over ``[begin, stop)`` of a seekable stream (stop is a line start)."""
+    """``read`` / ``readline`` over ``[begin, stop)`` of a seekable stream (stop is a line start)."""
 
     def __init__(self, stream: BinaryIO, begin: int, stop: int) -> None:
         stream.seek(begin)
         self._stream, self._left = stream, stop - begin
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._stream.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
 
     def readline(self, limit: int = -1) -> bytes:
         if self._left <= 0:
@@ -110,7 +118,7 @@ def read_window(path: str, stream: BinaryIO, window: Window, first_line: int) ->
     """The records of one window, numbered as the whole-file reader numbers them (the file-level
     ``empty_file`` check is the planner's, from ``has_text``)."""
     for item in _read_jsonl(path, _Bounded(stream, window.begin, window.stop), first_line):
-        if isinstance(item, Rejection) and item.stage == "read" and item.reason == "empty_file":
+        if isinstance(item, Rejection) and (item.stage, item.reason) == tuple(reasons.READ_EMPTY_FILE):
             continue
         yield item
 
@@ -121,7 +129,7 @@ def read_ranges_whole(path: str, opener: Callable[[str], BinaryIO], size: int, s
     with opener(path) as stream:
         windows = [measure_window(stream, start, end, size) for start, end in byte_ranges(size, split_bytes)]
     if not any(w.has_text for w in windows):
-        yield Rejection(path, "read", "empty_file", "the file holds no JSON lines", input_format="jsonl")
+        yield Rejection(path, *reasons.READ_EMPTY_FILE, "the file holds no JSON lines", input_format="jsonl")
         return
     for window, first in zip(sorted(windows, key=lambda w: w.begin), first_lines(windows)):
         if window.stop > window.begin:

@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
-from pipeline import metrics
+from pipeline import metrics, reasons
 from pipeline.errors import Rejection
 from pipeline.records import RawRecord
 from pipeline.sources.feed_state import failure_streak, feed_history
@@ -172,7 +172,7 @@ class ParseMessageFn(beam.DoFn):
                 raise ValueError(f"a JSON {type(fields).__name__}, not an object")
         except (ValueError, UnicodeDecodeError) as exc:
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
-                self._source, "parse", "malformed_json", f"{type(exc).__name__}: {exc}",
+                self._source, *reasons.PARSE_MALFORMED_JSON, f"{type(exc).__name__}: {exc}",
                 payload=bytes(data), input_format="jsonl"))
             return
         uri = f"{self._source}#{message_id}" if message_id else self._source

@@ -453,3 +453,21 @@ def test_the_cheap_precheck_never_misses_a_problem(seed):
 
 def _parse(raw: bytes):
     return files._parse_json_record("a.jsonl", "jsonl", raw, 1)
+
+
+def test_the_feed_parser_raising_is_a_rejection_not_a_crash():
+    """feedparser raises on a character reference to a lone surrogate; live fetches and saved feeds
+    share parse_feed_bytes, so neither stops the run."""
+    from pipeline.sources.feeds import parse_feed_bytes
+
+    data = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            b"<item><title>ok</title><link>https://x.example/1</link><description>fine</description></item>"
+            b"<item><title>bad &#xD800;</title><link>https://x.example/2</link></item></channel></rss>")
+    items = list(parse_feed_bytes("https://x.example/feed", data))
+    assert all(isinstance(item, (Rejection, RawRecord)) for item in items) and items
+
+
+def test_a_huge_number_as_a_date_is_no_date():
+    from pipeline.normalize.dates import to_utc
+
+    assert to_utc(int("9" * 4000)) is None

@@ -32,8 +32,8 @@ def to_utc(value: Any, *, now: Optional[datetime] = None) -> Optional[datetime]:
     elif isinstance(value, time.struct_time):
         parsed = datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds
         try:
+            seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds
             parsed = datetime.fromtimestamp(seconds, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None

@@ -68,7 +68,13 @@ def _bozo_reason(parsed: Any) -> Optional[str]:
 
 def parse_feed_bytes(uri: str, data: bytes, response_headers: Optional[Mapping[str, str]] = None) -> Iterator[Item]:
     """One ``RawRecord`` per entry; a feed with no usable entry becomes one rejection."""
-    parsed = feedparser.parse(data, response_headers=dict(response_headers or {}))
+    try:
+        parsed = feedparser.parse(data, response_headers=dict(response_headers or {}))
+    except Exception as exc:  # noqa: BLE001 - feedparser itself can raise on hostile input (e.g. &#xD800;)
+        code = reasons.PARSE_INVALID_UNICODE if isinstance(exc, (UnicodeError, ValueError)) else reasons.PARSE_FEED_PARSE_ERROR
+        yield Rejection(uri, *code, f"the feed parser failed: {type(exc).__name__}: {str(exc)[:500]}",
+                        payload=data, input_format="feed")
+        return
     feed = parsed.get("feed") or {}
     bozo = _bozo_reason(parsed)
     context = {

@@ -77,7 +77,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     records, rejects = [], []
     if options.input:
         read = pipeline | "ReadArticleFiles" >> ReadArticleFiles(
-            options.input, options.input_format, options.max_decompressed_bytes)
+            options.input, options.input_format, options.max_decompressed_bytes, options.split_bytes)
         records.append(read["records"])
         rejects.append(read["rejected"])
     health = None

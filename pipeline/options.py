@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.dedup.minhash import MinHashConfig
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks import DEFAULT_ROWS_PER_FILE
+from pipeline.sources.ranges import DEFAULT_SPLIT_BYTES
 from pipeline.dedup.streaming import DEFAULT_HORIZON
 from pipeline.sources.http import FetchConfig
 from pipeline.sources.streaming import DEFAULT_MAX_BACKOFF
@@ -72,6 +73,11 @@ class NewsbeamOptions(PipelineOptions):
             "--max-decompressed-bytes", "--max_decompressed_bytes", dest="max_decompressed_bytes", type=int,
             default=DEFAULT_MAX_DECOMPRESSED_BYTES,
             help="Bytes one gzip input may inflate to (default 1 GiB); the rest of the file is rejected as read/too_large.",
+        )
+        parser.add_argument(
+            "--split-bytes", "--split_bytes", dest="split_bytes", type=int, default=DEFAULT_SPLIT_BYTES,
+            help="An uncompressed JSONL file larger than this is read in ranges of this size by several workers "
+                 "(default 16 MiB).",
         )
         parser.add_argument(
             "--field-map", "--field_map", dest="field_map", default=None,

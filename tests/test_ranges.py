@@ -52,3 +52,59 @@ def test_every_split_reads_exactly_what_the_whole_file_reader_reads(seed):
 def test_ranges_cover_the_file():
     assert byte_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert byte_ranges(0, 4) == []
+
+
+def _read_with(tmp_path, split_bytes: int, data: bytes):
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipeline.sources import ReadArticleFiles
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(data)
+    expected = [(item.position, type(item).__name__, getattr(item, "reason", None))
+                for item in read_file_records(str(path), lambda p: open(p, "rb"))]
+    with TestPipeline() as p:
+        read = p | ReadArticleFiles([str(path)], split_bytes=split_bytes)
+        both = (read["records"], read["rejected"]) | beam.Flatten()
+        assert_that(both | beam.Map(lambda item: (item.position, type(item).__name__, getattr(item, "reason", None))),
+                    equal_to(expected))
+    return expected
+
+
+@pytest.mark.parametrize("split_bytes", [7, 100, 10**9])
+def test_the_composite_reads_ranges_like_the_whole_file(tmp_path, split_bytes):
+    data = _random_jsonl(random.Random(7)) + _random_jsonl(random.Random(8))
+    assert len(_read_with(tmp_path, split_bytes, data)) > 10
+
+
+def test_a_blank_large_file_is_one_empty_file_rejection(tmp_path):
+    assert [x[1:] for x in _read_with(tmp_path, 3, b"\n \n\n   \n")] == [("Rejection", "empty_file")]
+
+
+def test_the_job_writes_the_same_rows_however_its_input_is_split(tmp_path):
+    import duckdb
+
+    from pipeline.job import run_job
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = random.Random(3)
+    from feedserver import body
+
+    lines = [json.dumps({"title": f"S{i}", "text": body(f"s{i % 30}", 80) + (" More." if i >= 30 else ""),
+                         "url": f"https://x.example/{i}"}) for i in range(60)]
+    rng.shuffle(lines)
+    (src / "wire.jsonl").write_text("\n".join(lines) + "\n")
+    rows = {}
+    for split in (10**9, 4096):
+        out = tmp_path / f"out{split}"
+        summary = run_job(["--input", str(src / "*"), "--output", str(out), "--no-tagging", "--split-bytes", str(split)])
+        assert summary.balanced
+        con = duckdb.connect()
+        rows[split] = (
+            con.execute(f"SELECT article_id, position FROM read_parquet('{out}/articles/**/*.parquet') ORDER BY 1").fetchall(),
+            con.execute(f"SELECT article_id, duplicate_of FROM read_parquet('{out}/duplicates/**/*.parquet') ORDER BY 1").fetchall(),
+        )
+    assert rows[4096] == rows[10**9] and len(rows[4096][1]) >= 20

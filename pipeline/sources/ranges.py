@@ -24,7 +24,7 @@ from pipeline import reasons
 from pipeline.errors import Rejection
 from pipeline.sources.files import Item, _read_jsonl, format_from_extension, _strip_gzip
 
-DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
+DEFAULT_SPLIT_BYTES = 16 * 1024 * 1024
 _CHUNK = 1 << 20
 
 

@@ -10,12 +10,14 @@ from typing import Optional, Sequence
 USAGE = """usage: newsbeam run --input GLOB [--input GLOB …] --output DIR [newsbeam and Beam options]
        newsbeam query --output DIR [--format table|csv|json] "SQL"
        newsbeam recover --output DIR
+       newsbeam compact --output DIR [--dataset NAME …] [--older-than 1d] [--target-rows N]
 
 commands:
   run     read, normalise, deduplicate, tag and write articles (see 'newsbeam run --help')
   query   run DuckDB SQL over the views articles, duplicates, rejected, feeds (committed data only)
   recover finish (roll forward) or clean (roll back) what interrupted runs left in DIR; every run
           does this first by itself
+  compact rewrite each quiet partition's small files as few large ones (one commit per partition)
 """
 
 
@@ -73,6 +75,26 @@ def _recover(argv: Sequence[str]) -> int:
     return 0
 
 
+def _compact(argv: Sequence[str]) -> int:
+    from pipeline.sinks.compact import COMPACTABLE, DEFAULT_TARGET_ROWS, compact, parse_age
+
+    parser = argparse.ArgumentParser(prog="newsbeam compact")
+    parser.add_argument("--output", required=True, help="Output root written by 'newsbeam run'.")
+    parser.add_argument("--dataset", action="append", choices=COMPACTABLE,
+                        help="Dataset to compact (repeatable; default: all but the internal _index).")
+    parser.add_argument("--older-than", default="1d",
+                        help="Leave partitions with a file (or a date) newer than this alone (default 1d; e.g. 12h, 0s).")
+    parser.add_argument("--target-rows", type=int, default=DEFAULT_TARGET_ROWS, help="Rows per file at most.")
+    args = parser.parse_args(argv)
+    try:
+        age = parse_age(args.older_than)
+    except ValueError as exc:
+        parser.error(f"--older-than: {exc}")
+    report = compact(args.output, args.dataset or COMPACTABLE, age, args.target_rows)
+    print(report.render(args.output))
+    return 0
+
+
 class _QuietImportNoise(logging.Filter):
     """Beam warns at import that the (optional) GCP client libraries are missing."""
 
@@ -94,6 +116,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _query(rest)
     if command == "recover":
         return _recover(rest)
+    if command == "compact":
+        return _compact(rest)
     print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

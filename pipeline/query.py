@@ -46,13 +46,29 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def query_rows(output: str, sql: str, attempts: int = 10) -> tuple[list[str], list[tuple]]:
+    """Columns and rows of ``sql`` over the committed data.  A file listed as committed can be
+    replaced by a commit published while the query runs (a compaction, a roll-forward): the query
+    then fails on the missing file and is run again on a fresh listing, never answered from a mix."""
+    for attempt in range(attempts):
+        con = connect(output)
+        try:
+            relation = con.sql(sql)
+            if relation is None:
+                return [], []
+            return relation.columns, relation.fetchall()
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
+
+
 def run_query(output: str, sql: str, fmt: str = "table", max_width: int = 60) -> str:
-    con = connect(output)
-    relation = con.sql(sql)
-    if relation is None:
+    columns, rows = query_rows(output, sql)
+    if not columns:
         return ""
-    columns = relation.columns
-    rows = relation.fetchall()
     if fmt == "json":
         return "\n".join(json.dumps(dict(zip(columns, row)), default=str, ensure_ascii=False) for row in rows)
     if fmt == "csv":

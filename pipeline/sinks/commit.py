@@ -149,8 +149,10 @@ def _ordered(files: Iterable[StagedFile]) -> list[StagedFile]:
     return sorted(files, key=lambda f: (rank.get(f.dataset, len(rank)), f.final))
 
 
-def write_commit(output: str, commit_id: str, run_id: str, files: Sequence[StagedFile]) -> str:
-    """Step 2: the commit record.  Returns its path."""
+def write_commit(output: str, commit_id: str, run_id: str, files: Sequence[StagedFile],
+                 removes: Sequence[str] = ()) -> str:
+    """Step 2: the commit record (``removes``: published files the commit replaces, e.g. the small
+    files a compaction merged).  Returns its path."""
     files = _ordered(files)
     rows: dict[str, int] = {}
     for f in files:
@@ -161,6 +163,7 @@ def write_commit(output: str, commit_id: str, run_id: str, files: Sequence[Stage
         "created_at": datetime.now(timezone.utc).isoformat(),
         "rows": rows,
         "files": [asdict(f) for f in files],
+        "removes": sorted(removes),
     }
     path = _record_path(output, commit_id)
     datasets = tuple(rows)
@@ -186,15 +189,19 @@ def _rename(staged: StagedFile) -> bool:
     return True
 
 
-def publish(output: str, record_path: str, files: Sequence[StagedFile]) -> int:
-    """Steps 3 and 4: rename every staged file (idempotent), then drop the record.
-    Returns how many files this call renamed."""
+def publish(output: str, record_path: str, files: Sequence[StagedFile], removes: Sequence[str] = ()) -> int:
+    """Steps 3 and 4: rename every staged file (idempotent), delete the files the commit replaces,
+    then drop the record.  Returns how many files this call renamed."""
     renamed = 0
     datasets = tuple(sorted({f.dataset for f in files}))
     for staged in _ordered(files):
         if _rename(staged):
             renamed += 1
             faults.checkpoint("after_rename", (staged.dataset,))
+    for path in removes:
+        if _exists(path):
+            FileSystems.delete([path])
+            faults.checkpoint("after_remove", datasets)
     faults.checkpoint("before_forget", datasets)
     if _exists(record_path):
         FileSystems.delete([record_path])
@@ -202,11 +209,12 @@ def publish(output: str, record_path: str, files: Sequence[StagedFile]) -> int:
     return renamed
 
 
-def commit_and_publish(output: str, commit_id: str, run_id: str, files: Sequence[StagedFile]) -> int:
-    """The whole protocol for one commit (a batch run, a streaming bundle)."""
+def commit_and_publish(output: str, commit_id: str, run_id: str, files: Sequence[StagedFile],
+                       removes: Sequence[str] = ()) -> int:
+    """The whole protocol for one commit (a batch run, a streaming bundle, a compaction)."""
     faults.checkpoint("before_commit_step", tuple(sorted({f.dataset for f in files})))
-    record = write_commit(output, commit_id, run_id, files)
-    return publish(output, record, files)
+    record = write_commit(output, commit_id, run_id, files, removes)
+    return publish(output, record, files, removes)
 
 
 def _read_json(path: str) -> dict:
@@ -247,8 +255,10 @@ def committed_files(output: str, dataset: str) -> list[CommittedFile]:
     """THE listing of a dataset for every reader in newsbeam: its published files plus the staged
     files of commits not yet wholly published.  Records are read before the folders are listed,
     so a file renamed in between is found in the folder."""
-    pending = [f for record in pending_commits(output) for f in _staged(record) if f.dataset == dataset]
-    published = {m.path for m in _match(_join(output, *DATASET_GLOBS[dataset]))}
+    records = pending_commits(output)
+    pending = [f for record in records for f in _staged(record) if f.dataset == dataset]
+    replaced = {path for record in records for path in record.get("removes", ())}
+    published = {m.path for m in _match(_join(output, *DATASET_GLOBS[dataset]))} - replaced
     files = [CommittedFile(path) for path in sorted(published)]
     for staged in pending:
         if staged.final not in published:
@@ -315,7 +325,7 @@ def recover(output: str, current_run: Optional[str] = None) -> Recovery:
     committed_runs = set()
     for record in pending_commits(output):
         files = _staged(record)
-        renamed = publish(output, _record_path(output, record["commit_id"]), files)
+        renamed = publish(output, _record_path(output, record["commit_id"]), files, record.get("removes", ()))
         committed_runs.add(record["run_id"])
         report.rolled_forward.append({"commit": record["commit_id"], "run": record["run_id"], "files": len(files),
                                       "files_renamed": renamed, "rows": record.get("rows", {})})

@@ -9,6 +9,7 @@ is published, its index file not yet):
     before_commit       the record is about to be written
     after_commit        the record is written, nothing renamed
     after_rename        after each rename (data datasets first, the index last)
+    after_remove        after each file a compaction replaces is deleted
     before_forget       every file renamed, the record still there
     after_forget        the record deleted, the staging folder still there
 

@@ -272,6 +272,46 @@ def _dry_run(options: PipelineOptions, nb: NewsbeamOptions, run_id: str, runner:
                       plan={"job_type": job_type, "steps": steps, "options": shown})
 
 
+LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "FnApiRunner", "PrismRunner")
+
+
+def _start_progress(options: PipelineOptions, nb: NewsbeamOptions, runner: str):
+    """Live progress for a local run (``progress.py``): a tally folder the workers write to,
+    named to them by an environment variable, and the thread that prints it.  ``None`` under
+    ``--quiet`` or on a remote runner (it has its own monitoring)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from pipeline import progress
+
+    if nb.quiet or runner.split(".")[-1] not in LOCAL_RUNNERS:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="newsbeam-progress-"))
+    os.environ[progress.ENV] = str(folder)
+    total = 0
+    for pattern in nb.input or []:
+        try:
+            total += sum(m.size_in_bytes for r in FileSystems.match([pattern]) for m in r.metadata_list)
+        except Exception:  # noqa: BLE001 - the job itself reports a bad pattern as a rejected row
+            pass
+    return progress.ProgressReporter(folder, total or None).start(), folder
+
+
+def _stop_progress(started) -> None:
+    import os
+    import shutil
+
+    from pipeline import progress
+
+    if started is None:
+        return
+    reporter, folder = started
+    reporter.stop()
+    os.environ.pop(progress.ENV, None)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
@@ -287,6 +327,7 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     # Before anything reads the output: finish or clean what interrupted runs left.
     recovery = recover(nb.output, current_run=run_id)
     write_owner(nb.output, run_id, runner)
+    live = _start_progress(options, nb, runner)
     previous = _catch_sigint(interrupted)
     pipeline = _new_pipeline(options)
     try:
@@ -302,6 +343,7 @@ def run_job(argv: Sequence[str]) -> RunSummary:
         state = "INTERRUPTED"
         counters = _counters_from_files(nb.output, started)
     finally:
+        _stop_progress(live)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         if options.view_as(StandardOptions).streaming:

@@ -109,6 +109,10 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--near-max-bucket", "--near_max_bucket", dest="near_max_bucket", type=int, default=defaults.max_bucket,
                             help=f"Band buckets with more records are skipped as boilerplate (default {defaults.max_bucket}).")
         parser.add_argument(
+            "--quiet", dest="quiet", type=_flag, nargs="?", const=True, default=False,
+            help="No live progress while a local run works (the summary is still printed).",
+        )
+        parser.add_argument(
             "--no-tagging", "--no_tagging", dest="no_tagging", type=_flag, nargs="?", const=True, default=False,
             help="Skip tagging (language, places, topics, entities, keywords).",
         )

@@ -23,6 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import metrics
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
+from pipeline.progress import ProgressTally
 from pipeline.sinks.commit import StagedFile, commit_and_publish, remove_staging
 from pipeline.sinks.parquet import PARTITIONERS, ROW_GROUP_ROWS, TempParquetFile, final_path, temp_folder
 from pipeline.sinks.rejected import rejected_to_rows
@@ -49,12 +50,14 @@ class WriteBundleFilesFn(beam.DoFn):
         self._folder = temp_folder(self._output, self._run_id)
         self._partition = PARTITIONERS[self._dataset]
         self._row_group_rows = min(ROW_GROUP_ROWS, self._rows_per_file)
+        self._progress = ProgressTally()
 
     def start_bundle(self) -> None:
         self._files: dict[str, TempParquetFile] = {}
         self._buffered = 0
 
     def process(self, row: dict):
+        self._progress.add(self._dataset)
         partition = self._partition(row)
         temp_file = self._files.get(partition)
         if temp_file is None:
@@ -79,6 +82,7 @@ class WriteBundleFilesFn(beam.DoFn):
         return self._dataset, partition, temp, name, count
 
     def finish_bundle(self):
+        self._progress.flush()
         for partition in sorted(self._files):
             yield WindowedValue(self._close(partition), MIN_TIMESTAMP, [GlobalWindow()])
 

@@ -25,6 +25,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import metrics, reasons
 from pipeline.errors import Rejection
+from pipeline.progress import BYTES, READ, ProgressTally
 from pipeline.normalize.decode import bom_encoding
 from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, read_file_records
 from pipeline.sources.ranges import (
@@ -72,7 +73,7 @@ def _open_raw(path: str):
 
 
 class PlanReadsFn(beam.DoFn):
-    """``(path, size)`` -> the path (read whole) or its byte ranges (``RANGES``)."""
+    """``(path, size)`` -> itself (read whole) or its byte ranges (``RANGES``)."""
 
     def __init__(self, input_format: Optional[str], split_bytes: int):
         self._input_format = input_format
@@ -84,7 +85,7 @@ class PlanReadsFn(beam.DoFn):
             for start, end in byte_ranges(size, self._split_bytes):
                 yield beam.pvalue.TaggedOutput(RANGES, (path, start, end, size))
         else:
-            yield path
+            yield path, size
 
     @staticmethod
     def _utf16_or_32(path: str) -> bool:
@@ -127,18 +128,24 @@ class ReadWindowFn(beam.DoFn):
 
     def setup(self) -> None:
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
+        self._progress = ProgressTally()
 
     def process(self, element):
         path, window, first = element
         with _open_raw(path) as handle:
             for item in read_window(path, handle, window, first):
                 self._read.inc()
+                self._progress.add(READ)
                 yield beam.pvalue.TaggedOutput(REJECTED, item) if isinstance(item, Rejection) else item
+        self._progress.add(BYTES, window.stop - window.begin)
+
+    def finish_bundle(self) -> None:
+        self._progress.flush()
 
 
 class ReadFileRecordsFn(beam.DoFn):
-    """One file -> its records (``RawRecord``; ``MANY`` for multi-record formats) and rejections
-    (``read_file_records`` never raises)."""
+    """``(path, size)`` of one file -> its records (``RawRecord``; ``MANY`` for multi-record
+    formats) and rejections (``read_file_records`` never raises)."""
 
     def __init__(self, input_format: Optional[str] = None, max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES):
         self._input_format = input_format
@@ -146,17 +153,24 @@ class ReadFileRecordsFn(beam.DoFn):
 
     def setup(self) -> None:
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
+        self._progress = ProgressTally()
 
-    def process(self, path: str):
+    def process(self, file):
+        path, size = file if isinstance(file, tuple) else (file, 0)
         for item in read_file_records(path, _open_raw, self._input_format,
                                       max_decompressed_bytes=self._max_decompressed_bytes):
             self._read.inc()
+            self._progress.add(READ)
             if isinstance(item, Rejection):
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
             elif item.input_format in SINGLE_RECORD_FORMATS:
                 yield item
             else:
                 yield beam.pvalue.TaggedOutput(MANY, item)
+        self._progress.add(BYTES, size)
+
+    def finish_bundle(self) -> None:
+        self._progress.flush()
 
 
 class ReadArticleFiles(beam.PTransform):

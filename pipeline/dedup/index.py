@@ -52,16 +52,15 @@ class ReadIndexKeysFn(beam.DoFn):
 
 
 class ReadIndexSignaturesFn(beam.DoFn):
-    """Only the signatures that this run's candidates need (a side input of uids)."""
+    """An index file -> ``(uid, signature)`` of its records that have one, to be joined by
+    uid with the candidates whose head they are (no list of wanted uids: a join, not a
+    side input)."""
 
-    def process(self, path: str, needed):
-        wanted = set(needed)
-        if not wanted:
-            return
+    def process(self, path: str):
         with FileSystems.open(path) as handle:
             table = pq.read_table(handle, columns=["uid", "signature"])
         for uid, signature in zip(table.column("uid").to_pylist(), table.column("signature").to_pylist()):
-            if uid in wanted and signature is not None:
+            if signature is not None:
                 yield uid, signature
 
 
@@ -85,12 +84,11 @@ class ReadIndexKeys(beam.PTransform):
 
 
 class ReadIndexSignatures(beam.PTransform):
-    """``(uid, signature)`` of the written records named in ``needed`` (a PCollection of uids)."""
+    """``(uid, signature)`` of every written record that has a signature."""
 
-    def __init__(self, output: str, needed):
+    def __init__(self, output: str):
         super().__init__()
         self._output = output
-        self._needed = needed
 
     def expand(self, pbegin):
         return (
@@ -98,5 +96,5 @@ class ReadIndexSignatures(beam.PTransform):
             | "IndexSignaturePattern" >> beam.Create([index_pattern(self._output)])
             | "ListIndexSignatureFiles" >> beam.ParDo(ListFilesFn())
             | "SpreadIndexSignatureFiles" >> beam.Reshuffle()
-            | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn(), beam.pvalue.AsList(self._needed))
+            | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn())
         )

@@ -12,21 +12,22 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from pipeline.dedup.exact import EXISTING, NEW, Node
-from pipeline.dedup.minhash import sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, sketch_similarity
 
 # A member of a band bucket: (node, record uid, sketch bytes or None for written records).
 BandMember = tuple[Node, str, Optional[bytes]]
-# A near edge: (member node, head node, "minhash", similarity).
+# A near edge: (member node, head node, matched_on, similarity); ``verify`` says matched_on.
 Edge = tuple[Node, Node, str, float]
 # A candidate whose head was written before: (member node, head node, head uid, member sketch).
 Pending = tuple[Node, Node, str, bytes]
 
 
-def band_group(members: Iterable[BandMember], max_bucket: int, threshold: float
+def band_group(members: Iterable[BandMember], config: MinHashConfig
                ) -> tuple[list[Edge], list[Pending], int, bool]:
     """Verified edges, pending candidates (head written before), the number of
-    candidates compared here, and whether the bucket was over ``max_bucket`` (then
+    candidates compared here, and whether the bucket was over ``config.max_bucket`` (then
     it yields nothing: boilerplate shared by many texts, not one story)."""
+    max_bucket = config.max_bucket
     distinct = {uid: (node, sig) for node, uid, sig in members}
     if len(distinct) < 2:
         return [], [], 0, False
@@ -47,15 +48,16 @@ def band_group(members: Iterable[BandMember], max_bucket: int, threshold: float
             pending.append((node, head_node, head_uid, sig))
             continue
         compared += 1
-        similarity = verify(sig, head_sig, threshold)
-        if similarity is not None:
-            edges.append((node, head_node, "minhash", similarity))
+        match = verify(sig, head_sig, config)
+        if match is not None:
+            edges.append((node, head_node, *match))
     return edges, pending, compared, False
 
 
-def verify(member_sketch: bytes, head_sketch: Optional[bytes], threshold: float) -> Optional[float]:
-    """Estimated Jaccard of two sketches when it reaches ``threshold``."""
+def verify(member_sketch: bytes, head_sketch: Optional[bytes], config: MinHashConfig) -> Optional[tuple[str, float]]:
+    """``(matched_on, value)`` when the member matches the head: ``("minhash", estimated
+    Jaccard)`` when it reaches ``config.threshold``; ``None`` otherwise."""
     if head_sketch is None or len(member_sketch) != len(head_sketch) or not member_sketch:
         return None
     similarity = sketch_similarity(member_sketch, head_sketch)
-    return similarity if similarity >= threshold else None
+    return ("minhash", similarity) if similarity >= config.threshold else None

@@ -129,7 +129,7 @@ class RemoveTemporaryFn(beam.DoFn):
         self._output = output
         self._run_id = run_id
 
-    def process(self, _published, *_):
+    def process(self, _published_count):
         folder = temp_folder(self._output, self._run_id)
         if FileSystems.exists(folder):
             FileSystems.delete([folder])
@@ -195,9 +195,9 @@ class WriteArticles(beam.PTransform):
             | "PublishFiles" >> beam.ParDo(PublishFilesFn(self._output))
         )
         _ = (
-            published.pipeline
-            | "CleanupTrigger" >> beam.Create([None])
-            | "RemoveTemporary" >> beam.ParDo(RemoveTemporaryFn(self._output, self._run_id), beam.pvalue.AsList(published))
+            published
+            | "CountPublished" >> beam.combiners.Count.Globally()  # one element once every file is published
+            | "RemoveTemporary" >> beam.ParDo(RemoveTemporaryFn(self._output, self._run_id))
         )
         return published
 

@@ -5,9 +5,11 @@ input, nothing that grows with the data in one worker.
     articles -> (uid, article) + exact keys and MinHash band keys, in sharded lists (shards.py)
       + the index of earlier runs (read at run time)
     exact keys -> GroupByKey (shard) -> per key: edges to the group's lowest node; "seen" uids
-    band keys  -> GroupByKey (shard) -> per bucket (members carry node and sketch): a star
-               verified by ``near.verify`` -> edges; candidates whose head was written before
-               -> GroupByKey on head uid with the index's (uid, signature) rows -> edges
+    band keys  -> GroupByKey (shard) -> per bucket (members carry their node): its star,
+               candidate pairs (member -> the bucket's lowest member), once per bundle
+               -> GroupByKey on member uid with (uid, sketch): the member's sketch joined
+               -> GroupByKey on head uid with (uid, sketch) of this run and of the index
+                  (a head written before): verified by ``near.verify`` -> edges
     edges -> links: CombinePerKey on the member's uid (its best label, ``KEY_PRIORITY``)
           -> components: large-star / small-star rounds (components.py) -> (node, root)
              -> GroupByKey on root: cluster size
@@ -17,6 +19,7 @@ input, nothing that grows with the data in one worker.
 
 from __future__ import annotations
 
+import struct
 from typing import Optional
 
 import apache_beam as beam
@@ -29,6 +32,7 @@ from pipeline.coders import Row, RowCoder
 from pipeline.dedup.components import FindComponents
 from pipeline.dedup.exact import (
     NEW,
+    Node,
     UnionFind,
     better_link,
     component,
@@ -41,23 +45,47 @@ from pipeline.dedup.exact import (
 )
 from pipeline.dedup.index import ReadIndexKeys, ReadIndexSignatures
 from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch
-from pipeline.dedup.near import band_group, verify
+from pipeline.dedup.near import band_star, verify
 from pipeline.dedup.shards import ShardBuffer, regroup
 
 DUPLICATES = "duplicates"
 INDEX = "index"
-EXACT, BANDS, PENDING, SEEN = "exact", "bands", "pending", "seen"
+EXACT, BANDS, SKETCHES, SEEN = "exact", "bands", "sketches", "seen"
 MINHASH_FIELD = "_minhash"  # transient: the signature (uint32 bytes) travels with the article to its index row
 # Tags of the values joined by record uid in ResolveDuplicates.
 ARTICLE, SEEN_TAG, LINK, CLUSTER = "a", "s", "l", "c"
-# Tags of the written-head join.
-CANDIDATE, SIGNATURE = "c", "s"
+# Tags of the candidate joins: a sketch (this run's or the index's), a candidate's head, a
+# candidate with its member's sketch.
+SIGNATURE, HEAD, CANDIDATE = "s", "h", "c"
+
+
+_HEAD = struct.Struct(">Bd8s")  # written-before flag, published epoch, uid (8 raw bytes)
+
+
+def pack_band_member(node: Node) -> bytes:
+    """A new record as a band member, in one bytes value (it travels once per band, 16 times per
+    record): rank and uid, then input order and article_id.  Half the size of the pickled
+    node; its sketch travels once, joined by uid where a candidate needs it."""
+    kind, published, order, article_id, uid = node
+    return b"".join((_HEAD.pack(kind, published, bytes.fromhex(uid)), order.encode("utf-8"), b"\0",
+                     article_id.encode("utf-8")))
+
+
+def unpack_band_member(member) -> tuple[Node, str, None]:
+    """``pack_band_member`` undone -> ``near.BandMember`` (no sketch); members written before
+    arrive as ``(node, uid, None)`` tuples and pass as they are."""
+    if not isinstance(member, bytes):
+        return member
+    kind, published, raw_uid = _HEAD.unpack_from(member)
+    end = member.index(b"\0", _HEAD.size)  # input order never holds a NUL (a path and a number)
+    uid = raw_uid.hex()
+    return (kind, published, member[_HEAD.size:end].decode("utf-8"), member[end + 1:].decode("utf-8"), uid), uid, None
 
 
 class PrepareDedupFn(beam.DoFn):
     """Article -> ``(uid, ("a", RowCoder bytes))`` carrying its signature for its index row,
-    plus its exact keys and band keys as sharded lists (``shards.py``).  A band member is
-    ``(node, uid, sketch)``: a bucket is verified where it is grouped."""
+    its exact keys and band keys as sharded lists (``shards.py``; a band member is
+    ``pack_band_member(node)``), and ``(uid, ("s", sketch))``."""
 
     def __init__(self, near: Optional[MinHashConfig]):
         self._near = near
@@ -79,9 +107,10 @@ class PrepareDedupFn(beam.DoFn):
             full |= self._exact.add(window, key, member)
         signature = self._hasher.signature(article["text"]) if self._hasher else None
         if signature is not None:
-            band_member = (node, uid, sketch(signature))
+            band_member = pack_band_member(node)
             for key in self._hasher.band_keys(signature):
                 full |= self._bands.add(window, key, band_member)
+            yield beam.pvalue.TaggedOutput(SKETCHES, (uid, (SIGNATURE, sketch(signature))))
             article = {**article, MINHASH_FIELD: signature.tobytes()}
         yield uid, (ARTICLE, self._coder.encode(article))
         if full:
@@ -133,38 +162,56 @@ class ExactGroupFn(_CompactEdgesFn):
                 yield beam.pvalue.TaggedOutput(SEEN, (uid, (SEEN_TAG, root_id)))
 
 
-class BandGroupFn(_CompactEdgesFn):
-    """A shard of band buckets -> verified near edges; candidates whose head was written before
-    go out as ``(head uid, ("c", (member node, head node, member sketch)))``.  Members of this
-    run arrive as ``(node, uid, sketch)``, members written before as ``(node, uid, None)``."""
+class BandStarFn(beam.DoFn):
+    """A shard of band buckets -> the star of each bucket (``near.band_star``) as candidates
+    ``(member uid, ("h", (member node, head node, head uid)))``, each pair once per bundle
+    (a pair meets in several bands).  State: the pairs of one bundle."""
 
-    def __init__(self, near: MinHashConfig):
-        self._near = near
+    def __init__(self, max_bucket: int):
+        self._max_bucket = max_bucket
 
     def setup(self) -> None:
         self._oversized = Metrics.counter(metrics.NAMESPACE, "near/oversized_buckets")
-        self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
-        self._verified = Metrics.counter(metrics.NAMESPACE, "near/verified")
+
+    def start_bundle(self) -> None:
+        self._pairs: dict = {}
 
     def process(self, group, window=beam.DoFn.WindowParam):
         _, lists = group
-        oversized = compared = verified = 0
+        pairs = self._pairs.setdefault(window, set())
+        oversized = 0
         for _, members in regroup(lists):
             if len(members) < 2:
                 continue
-            edges, pending, count, too_big = band_group(members, self._near)
+            star, too_big = band_star(map(unpack_band_member, members), self._max_bucket)
             oversized += too_big
-            compared += count
-            verified += len(edges)
-            for edge in edges:
-                self._add(window, edge)
-            for node, head_node, head_uid, signature in pending:
-                yield beam.pvalue.TaggedOutput(PENDING, (head_uid, (CANDIDATE, (node, head_node, signature))))
+            pairs.update(star)
         if oversized:
             self._oversized.inc(oversized)
-        if compared:
-            self._candidates.inc(compared)
-            self._verified.inc(verified)
+
+    def finish_bundle(self):
+        found, self._pairs = self._pairs, {}
+        for window, pairs in found.items():
+            for node, uid, head_node, head_uid in sorted(pairs):
+                yield WindowedValue((uid, (HEAD, (node, head_node, head_uid))), window.max_timestamp(), [window])
+
+
+class AttachMemberSketchFn(beam.DoFn):
+    """(member uid, [its sketch, candidates…]) -> ``(head uid, ("c", (member node, head node,
+    member sketch)))``.  State: one record's candidates (<= one per band)."""
+
+    def process(self, group):
+        _, values = group
+        member_sketch, heads = None, []
+        for tag, value in values:
+            if tag == SIGNATURE:
+                member_sketch = value
+            else:
+                heads.append(value)
+        if member_sketch is None:
+            return
+        for node, head_node, head_uid in heads:
+            yield head_uid, (CANDIDATE, (node, head_node, member_sketch))
 
 
 class TagSignatureFn(beam.DoFn):
@@ -173,10 +220,10 @@ class TagSignatureFn(beam.DoFn):
         yield uid, (SIGNATURE, signature)
 
 
-class VerifyPendingFn(beam.DoFn):
-    """(written head uid, [candidates…, its signature]) -> verified near edges.  State: the
-    candidates of one head (<= bands x max_bucket), the rows of written records without
-    candidates pass through."""
+class VerifyCandidatesFn(_CompactEdgesFn):
+    """(head uid, [candidates…, the head's sketch]) -> verified near edges (``near.verify``),
+    merged per bundle.  The head's sketch comes from this run or from the index (a head
+    written before).  State: the candidates of one head (<= bands x max_bucket)."""
 
     def __init__(self, near: MinHashConfig):
         self._near = near
@@ -185,20 +232,23 @@ class VerifyPendingFn(beam.DoFn):
         self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
         self._verified = Metrics.counter(metrics.NAMESPACE, "near/verified")
 
-    def process(self, group):
+    def process(self, group, window=beam.DoFn.WindowParam):
         _, values = group
-        head_signature, pending = None, []
+        head_sketch, candidates = None, []
         for tag, value in values:
             if tag == SIGNATURE:
-                head_signature = value
+                head_sketch = value
             else:
-                pending.append(value)
-        for node, head_node, signature in pending:
-            self._candidates.inc()
-            match = verify(signature, head_signature, self._near)
+                candidates.append(value)
+        verified = 0
+        for node, head_node, member_sketch in candidates:
+            match = verify(member_sketch, head_sketch, self._near)
             if match is not None:
-                self._verified.inc()
-                yield (node, head_node, *match)
+                verified += 1
+                self._add(window, (tuple(node), tuple(head_node), *match))
+        if candidates:
+            self._candidates.inc(len(candidates))
+            self._verified.inc(verified)
 
 
 class GraphEdgeFn(beam.DoFn):
@@ -329,7 +379,7 @@ class DeduplicateArticles(beam.PTransform):
     def expand(self, articles):
         pipeline = articles.pipeline
         prepared = articles | "PrepareDedup" >> beam.ParDo(PrepareDedupFn(self._near)).with_outputs(
-            EXACT, BANDS, main="articles")
+            EXACT, BANDS, SKETCHES, main="articles")
         index = pipeline | "ReadIndexKeys" >> ReadIndexKeys(self._output) if self._output else None
 
         exact = (
@@ -340,25 +390,32 @@ class DeduplicateArticles(beam.PTransform):
         )
         edges = [exact.edges]
         if self._near:
-            bands = (
+            stars = (
                 [prepared[BANDS]] + ([index[BANDS]] if index else [])
                 | "CollectBandKeys" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
-                | "VerifyBandCandidates" >> beam.ParDo(BandGroupFn(self._near)).with_outputs(PENDING, main="edges")
+                | "BandStars" >> beam.ParDo(BandStarFn(self._near.max_bucket))
             )
-            edges.append(bands.edges)
+            sketches = prepared[SKETCHES]
+            candidates = (
+                (stars, sketches)
+                | "CollectMemberSketchJoin" >> beam.Flatten()
+                | "JoinMemberSketch" >> beam.GroupByKey()
+                | "AttachMemberSketch" >> beam.ParDo(AttachMemberSketchFn())
+            )
+            head_sketches = [sketches]
             if index:
-                signatures = (
+                head_sketches.append(
                     pipeline
                     | "ReadIndexSignatures" >> ReadIndexSignatures(self._output)
                     | "TagSignatures" >> beam.ParDo(TagSignatureFn())
                 )
-                edges.append(
-                    (bands[PENDING], signatures)
-                    | "CollectWrittenHeadJoin" >> beam.Flatten()
-                    | "JoinWrittenHeadSignature" >> beam.GroupByKey()
-                    | "VerifyWrittenHeadCandidates" >> beam.ParDo(VerifyPendingFn(self._near))
-                )
+            edges.append(
+                [candidates, *head_sketches]
+                | "CollectHeadSketchJoin" >> beam.Flatten()
+                | "JoinHeadSketch" >> beam.GroupByKey()
+                | "VerifyCandidates" >> beam.ParDo(VerifyCandidatesFn(self._near))
+            )
         edges = edges | "CollectEdges" >> beam.Flatten()
         links = (
             edges

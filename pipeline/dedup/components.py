@@ -23,10 +23,11 @@ a handful; the edges arriving here are already per-bundle stars).  The counter
 ``components/changes_last_round`` = 0 proves the fixed point was reached; the fallback
 (``components/fallback_edges``) finishes whatever did not converge, exactly.
 
-State per key: the distinct neighbours of one node (a set of nodes).  A star's root has
-its whole component as neighbours, so the largest state is the largest component (a
-cluster of copies of one story), not the data size; the label and root joins stream
-their values (two passes over the grouped iterable, nothing kept).
+State per key: large-star, label and root steps stream the grouped values (two passes
+over the re-iterable, nothing kept), although a star's root has its whole component as
+neighbours.  Small-star and settle keep the distinct smaller neighbours / distinct labels
+of one node: one once converged, before that about how many bundle-level stars the node
+was met in (at most its ~19 dedup keys), not the data size.
 """
 
 from __future__ import annotations
@@ -51,16 +52,13 @@ PARENT, NEIGHBOUR, MEMBER, ROOT = "p", "n", "m", "r"
 
 # ---- plain functions ----------------------------------------------------------------------------
 
-def large_star(node: N, neighbours: Iterable[N]) -> tuple[list[tuple[N, N]], int]:
-    """Edges ``(v, m)`` for every neighbour ``v > node`` (``m`` the minimum of the
-    neighbourhood and the node), and how many of them replace an edge ``(v, node)``."""
-    others = set(neighbours)
-    others.discard(node)
-    if not others:
-        return [], 0
-    m = min(min(others), node)
-    edges = [(v, m) for v in others if v > node]
-    return edges, (len(edges) if m != node else 0)
+def large_star(node: N, neighbours: Iterable[N]) -> tuple[N, Iterator[tuple[N, N]]]:
+    """``m``, the minimum of the node and its neighbours, and the edges ``(v, m)`` for every
+    neighbour ``v > node`` (lazily).  ``neighbours`` is read twice (a grouped iterable is
+    re-iterable) and never held: a star's root sees its whole component here.  A repeated
+    neighbour gives a repeated edge; the next small-star drops it."""
+    m = local_label(node, neighbours)
+    return m, ((v, m) for v in neighbours if v > node)
 
 
 def small_star(node: N, smaller: Iterable[N]) -> tuple[list[tuple[N, N]], int]:
@@ -89,6 +87,15 @@ def local_label(node: N, neighbours: Iterable[N]) -> N:
         if v is not None and v < label:
             label = v
     return label
+
+
+def tell_label(node: N, neighbours: Iterable[N]) -> Iterator[tuple[N, tuple[str, N]]]:
+    """The node's label to itself and to each neighbour (``neighbours`` read twice, not held)."""
+    label = local_label(node, neighbours)
+    yield node, (PARENT, label)
+    for v in neighbours:
+        if v is not None and v != node:
+            yield v, (NEIGHBOUR, label)
 
 
 def settle(node: N, label: N, neighbour_labels: Iterable[N]) -> list[tuple[N, N]]:
@@ -148,9 +155,10 @@ def star_rounds(edges: Iterable[tuple[N, N]], rounds: int = ROUNDS) -> tuple[lis
         large: list = []
         changed = 0
         for node, neighbours in _group(current).items():
-            out, count = large_star(node, neighbours)
+            m, out = large_star(node, neighbours)
+            out = list(out)
             large += out
-            changed += count
+            changed += len(out) if m != node else 0
         current = []
         for node, smaller in _group(large).items():
             out, count = small_star(node, smaller)
@@ -170,9 +178,7 @@ def connected_components(edges: Iterable[tuple[N, N]], rounds: int = ROUNDS, cap
     current, changes = star_rounds(edges, rounds)
     told: list = []
     for node, neighbours in _group(current + loops).items():
-        label = local_label(node, neighbours)
-        told.append((node, (PARENT, label)))
-        told += [(v, (NEIGHBOUR, label)) for v in set(neighbours) if v is not None and v != node]
+        told += list(tell_label(node, neighbours))
     members, fallback = [], []
     for node, values in _group(told).items():
         label = next(v for tag, v in values if tag == PARENT)
@@ -219,9 +225,13 @@ class _StarFn(beam.DoFn):
 class LargeStarFn(_StarFn):
     def process(self, group):
         node, neighbours = group
-        edges, changes = large_star(node, neighbours)
-        self._count(changes)
-        yield from edges
+        m, edges = large_star(node, neighbours)
+        count = 0
+        for edge in edges:
+            count += 1
+            yield edge
+        if m != node:
+            self._count(count)
 
 
 class SmallStarFn(_StarFn):
@@ -247,13 +257,7 @@ class LoopMarkerFn(beam.DoFn):
 class LabelFn(beam.DoFn):
     def process(self, group):
         node, neighbours = group
-        neighbours = set(neighbours)
-        neighbours.discard(None)
-        neighbours.discard(node)
-        label = local_label(node, neighbours)
-        yield node, (PARENT, label)
-        for v in neighbours:
-            yield v, (NEIGHBOUR, label)
+        yield from tell_label(node, neighbours)
 
 
 class SettleFn(beam.DoFn):
@@ -369,7 +373,7 @@ class FindComponents(beam.PTransform):
         )
         fallback_roots = (
             settled[SettleFn.FALLBACK]
-            | "FallbackUnionFind" >> beam.CombineGlobally(CappedUnionFindCombineFn(self._cap))
+            | "FallbackUnionFind" >> beam.CombineGlobally(CappedUnionFindCombineFn(self._cap)).without_defaults()
             | "FallbackRoots" >> beam.ParDo(EmitFallbackRootsFn())
         )
         return (

@@ -20,38 +20,50 @@ BandMember = tuple[Node, str, Optional[bytes]]
 Edge = tuple[Node, Node, str, float]
 # A candidate whose head was written before: (member node, head node, head uid, member sketch).
 Pending = tuple[Node, Node, str, bytes]
+# A candidate of a bucket's star: (member node, member uid, head node, head uid).
+Star = tuple[Node, str, Node, str]
+
+
+def band_star(members: Iterable[BandMember], max_bucket: int) -> tuple[list[Star], bool]:
+    """The star of a bucket: every new member (not written before) with the bucket's lowest
+    member, its head; and whether the bucket was over ``max_bucket`` (then it yields
+    nothing: boilerplate shared by many texts, not one story).  Sketches are not needed."""
+    distinct = {member[1]: member[0] for member in members}
+    if len(distinct) < 2:
+        return [], False
+    if not any(node[0] == NEW for node in distinct.values()):
+        return [], False
+    if len(distinct) > max_bucket:
+        return [], True
+    ranked = sorted(distinct.items(), key=lambda item: (item[1], item[0]))
+    head_uid, head_node = ranked[0]
+    written = {uid for uid, node in distinct.items() if node[0] == EXISTING}
+    star = [(node, uid, head_node, head_uid) for uid, node in ranked[1:] if node[0] == NEW and uid not in written]
+    return star, False
 
 
 def band_group(members: Iterable[BandMember], config: MinHashConfig
                ) -> tuple[list[Edge], list[Pending], int, bool]:
     """Verified edges, pending candidates (head written before), the number of
-    candidates compared here, and whether the bucket was over ``config.max_bucket`` (then
-    it yields nothing: boilerplate shared by many texts, not one story)."""
-    max_bucket = config.max_bucket
-    distinct = {uid: (node, sig) for node, uid, sig in members}
-    if len(distinct) < 2:
-        return [], [], 0, False
-    if not any(node[0] == NEW for node, _ in distinct.values()):
-        return [], [], 0, False
-    if len(distinct) > max_bucket:
-        return [], [], 0, True
-    ranked = sorted(distinct.items(), key=lambda item: (item[1][0], item[0]))
-    head_uid, (head_node, head_sig) = ranked[0]
-    written = {uid for uid, (node, _) in distinct.items() if node[0] == EXISTING}
+    candidates compared here, and whether the bucket was over ``config.max_bucket``."""
+    members = list(members)
+    star, oversized = band_star(members, config.max_bucket)
+    sketches = {uid: sig for _, uid, sig in members}
     edges: list[Edge] = []
     pending: list[Pending] = []
     compared = 0
-    for uid, (node, sig) in ranked[1:]:
-        if node[0] != NEW or uid in written or sig is None:
+    for node, uid, head_node, head_uid in star:
+        sig = sketches[uid]
+        if sig is None:
             continue
         if head_node[0] == EXISTING:
             pending.append((node, head_node, head_uid, sig))
             continue
         compared += 1
-        match = verify(sig, head_sig, config)
+        match = verify(sig, sketches[head_uid], config)
         if match is not None:
             edges.append((node, head_node, *match))
-    return edges, pending, compared, False
+    return edges, pending, compared, oversized
 
 
 def verify(member_sketch: bytes, head_sketch: Optional[bytes], config: MinHashConfig) -> Optional[tuple[str, float]]:

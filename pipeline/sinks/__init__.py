@@ -121,6 +121,11 @@ class KeyByDatasetFn(beam.DoFn):
         yield file[0], file
 
 
+class OneFn(beam.DoFn):
+    def process(self, _):
+        yield 1
+
+
 class RemoveTemporaryFn(beam.DoFn):
     """After every dataset is published: delete the run's temporary folder (and with it
     the files of failed bundle attempts)."""
@@ -194,9 +199,12 @@ class WriteArticles(beam.PTransform):
             | "GroupTempFiles" >> beam.GroupByKey()
             | "PublishFiles" >> beam.ParDo(PublishFilesFn(self._output))
         )
+        # One element once every file is published (a Combine, not a side input; the Create
+        # makes it exist when nothing was published).
         _ = (
-            published
-            | "CountPublished" >> beam.combiners.Count.Globally()  # one element once every file is published
+            (published | "OnePerPublishedFile" >> beam.ParDo(OneFn()), published.pipeline | "CleanupTrigger" >> beam.Create([0]))
+            | "CollectPublished" >> beam.Flatten()
+            | "CountPublished" >> beam.CombineGlobally(sum).without_defaults()
             | "RemoveTemporary" >> beam.ParDo(RemoveTemporaryFn(self._output, self._run_id))
         )
         return published

@@ -8,6 +8,7 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.utils import shared
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.dedup import DeduplicateArticles
@@ -21,6 +22,10 @@ from pipeline.sources.live import AddNewArticleCounts, ReadFeeds
 from pipeline.sources.streaming import ParseMessages, PollFeeds, read_pubsub
 from pipeline.tagging import TagArticles
 
+
+# Batch: the join by record uid, tagging and writing run in this many parts (see
+# DeduplicateArticles: the local runner's memory only; the same bytes are shuffled).
+RESOLVE_PARTS = 4
 
 
 def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Optional[str] = None,
@@ -87,14 +92,18 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         records = [tuple(records) | "CollectRecords" >> beam.Flatten()]
     normalized = records[0] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
     deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
-        options.output, None if options.no_near_dedup else options.minhash_config()
+        options.output, None if options.no_near_dedup else options.minhash_config(), parts=RESOLVE_PARTS
     )
-    articles = deduplicated["articles"]
+    articles = deduplicated["articles"]  # a tuple of RESOLVE_PARTS PCollections, written where they are made
     datasets = {}
     if health is not None:
         datasets["feeds"] = {"health": health, "articles": articles} | "AddNewArticleCounts" >> AddNewArticleCounts()
     if not options.no_tagging:
-        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model)
+        tagger = shared.Shared()  # one Tagger per worker process for all parts
+        articles = tuple(
+            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model, tagger)
+            for k, part in enumerate(articles)
+        )
     rejected = (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten()
     return {
         "articles": articles,

@@ -1,6 +1,7 @@
 """``DeduplicateArticles``: exact and near duplicates, within the run and against
 everything earlier runs wrote to the same output.  Shuffles and joins only: no side
-input, nothing that grows with the data in one worker.
+input; every stateful step says what bounds it (the key groups of shards.py are the one
+state that grows with the data: N / fixed shard count).
 
     articles -> (uid, article) + exact keys and MinHash band keys, in sharded lists (shards.py)
       + the index of earlier runs (read at run time)
@@ -398,8 +399,8 @@ class DeduplicateArticles(beam.PTransform):
     uid) and every value of the result is a tuple of ``parts`` PCollections.  The same bytes
     are shuffled; only the local runner cares: it hands a stage its whole input in memory
     and copies it several times over, so in parts the copies are a fraction of the articles
-    (BBC x50, one worker: 3.0 -> see the README's scale section).  Managed runners are
-    indifferent to it."""
+    (BBC x50, one worker: peak RSS 3.05 GB in one part, 2.2 GB in 4; 8 parts gain nothing
+    more).  Managed runners are indifferent to it."""
 
     def __init__(self, output: Optional[str] = None, near: Optional[MinHashConfig] = MinHashConfig(), parts: int = 1):
         super().__init__()

@@ -1,12 +1,15 @@
 """Throughput and peak memory of newsbeam on scaled BBC corpora.
 
     .venv/bin/python benchmarks/bench_pipeline.py --scales 1 10 [--format jsonl|text] [-- extra Beam flags]
+    .venv/bin/python benchmarks/bench_pipeline.py --scales 10 50 --roots /work/main . --skip-stages -- --no-tagging
 
 For each scale: (1) each stage as a plain-Python loop over the same records
 (read+decode, normalise, dedup keys, language, Parquet write), the floor a
 Beam pipeline can approach; (2) the real job, ``newsbeam run``, in a child
-process: wall time, articles/s and peak RSS.  Results are printed and saved to
-benchmarks/results/.
+process: wall time, articles/s and peak RSS.  ``--roots`` runs the job of several code
+trees (PYTHONPATH=root, this interpreter) side by side on the same corpus, one after the
+other per scale, so that their ratios hold on a noisy machine.  Results are printed and
+saved to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -120,15 +123,35 @@ def measure(cmd: list[str]) -> tuple[subprocess.Popen, float, int]:
     return proc, time.perf_counter() - t, tree_peak_kib
 
 
-def run_job(folder: Path, extra: list[str]) -> dict:
+def run_job(folder: Path, extra: list[str], root: Optional[Path] = None) -> dict:
     out = Path(tempfile.mkdtemp(prefix="nb-bench-out-"))
-    cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run", "--input", f"{folder}/**", "--output", str(out), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc, wall, tree_peak_kib = measure(cmd)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        print(proc.stdout, proc.stderr, file=sys.stderr)
-        raise SystemExit(f"newsbeam run failed ({proc.returncode})")
+    if root is None:
+        cmd = [str(ROOT / ".venv" / "bin" / "newsbeam"), "run"]
+        env = None
+    else:
+        cmd = [sys.executable, "-m", "pipeline.cli", "run"]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+    cmd += ["--input", f"{folder}/**", "--output", str(out), *extra]
+    t = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out_log, tempfile.TemporaryFile("w+") as err_log:
+        proc = subprocess.Popen(cmd, stdout=out_log, stderr=err_log, text=True, env=env, cwd=str(root) if root else None)
+        tree_peak_kib = 0
+        while True:  # the whole process tree (workers of multi_processing included), sampled
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_peak_kib = max(tree_peak_kib, _tree_rss_kib(proc.pid))
+            time.sleep(0.2)
+        wall = time.perf_counter() - t
+        returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode = returncode
+        peak_kib = usage.ru_maxrss  # this child's own peak (exact, from the kernel)
+        cpu = usage.ru_utime + usage.ru_stime  # this child's CPU time (the machine may be shared)
+        if returncode != 0:
+            out_log.seek(0)
+            err_log.seek(0)
+            print(out_log.read(), err_log.read()[-20000:], file=sys.stderr)
+            raise SystemExit(f"newsbeam run failed ({returncode})")
     manifest = json.loads(next((out / "_manifests").glob("*.json")).read_text())
     shutil.rmtree(out)
     counters = manifest["counters"]
@@ -136,14 +159,17 @@ def run_job(folder: Path, extra: list[str]) -> dict:
     return {
         "command": " ".join(cmd[1:]),
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "pipeline_seconds": manifest["wall_seconds"],
         "records_read": read,
         "articles": counters.get("articles_written", 0),
         "duplicates": counters.get("duplicates_written", 0),
         "rejected": counters.get("rejected_written", 0),
         "articles_per_s": round(read / wall, 1),
-        "peak_rss_mb": round(max(peak_kib, before) / 1024, 1),
-        "peak_rss_note": "max RSS of any child process so far (the job runs in one process unless multi_processing)",
+        "root": str(root) if root else str(ROOT),
+        "counters": {k: v for k, v in counters.items() if k.startswith(("components/", "near/", "duplicates/"))},
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "peak_rss_note": "max RSS of the job's main process (os.wait4; the job runs in one process unless multi_processing)",
         "peak_rss_tree_mb": round(tree_peak_kib / 1024, 1),
     }
 
@@ -155,6 +181,8 @@ def main() -> None:
     parser.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
     parser.add_argument("--workdir", type=Path, default=HERE / "data")
     parser.add_argument("--stage-limit", type=int, default=5000, help="records timed in the per-stage loop")
+    parser.add_argument("--roots", type=Path, nargs="+", help="code trees to compare (PYTHONPATH=root each)")
+    parser.add_argument("--skip-stages", action="store_true", help="no plain-Python stage loop")
     parser.add_argument("extra", nargs="*", help="extra flags for 'newsbeam run' (after --)")
     args = parser.parse_args()
     if not args.bbc.is_dir():
@@ -162,15 +190,22 @@ def main() -> None:
     results = []
     for scale in args.scales:
         folder = build(args.bbc, scale, args.workdir, args.format)
-        stages = stage_loop(folder, args.format, args.stage_limit, tagging="--no-tagging" not in args.extra)
-        job = run_job(folder, args.extra)
-        row = {"scale": scale, "format": args.format, "extra": args.extra, "stages": stages, "job": job, "cpus": os.cpu_count()}
-        results.append(row)
-        per = ", ".join(f"{k} {v:.0f}" for k, v in stages["per_article_us"].items())
-        print(f"x{scale} ({args.format}): {job['records_read']:,} records -> {job['articles']:,} articles, "
-              f"{job['duplicates']:,} duplicates, {job['rejected']:,} rejected")
-        print(f"  end to end: {job['wall_seconds']} s wall, {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB (process tree: {job['peak_rss_tree_mb']} MB)")
-        print(f"  plain-Python stage loop: {stages['loop_articles_per_s']:,.0f} articles/s; us/article: {per}")
+        stages = None
+        if not args.skip_stages:
+            stages = stage_loop(folder, args.format, args.stage_limit, tagging="--no-tagging" not in args.extra)
+        for root in args.roots or [None]:
+            job = run_job(folder, args.extra, root.resolve() if root else None)
+            row = {"scale": scale, "format": args.format, "extra": args.extra, "stages": stages, "job": job,
+                   "cpus": os.cpu_count()}
+            results.append(row)
+            print(f"x{scale} ({args.format}) [{job['root']}]: {job['records_read']:,} records -> {job['articles']:,} articles, "
+                  f"{job['duplicates']:,} duplicates, {job['rejected']:,} rejected")
+            print(f"  end to end: {job['wall_seconds']} s wall ({job['cpu_seconds']} s CPU), {job['articles_per_s']:,} articles/s, peak RSS {job['peak_rss_mb']} MB (process tree: {job['peak_rss_tree_mb']} MB)")
+            if job["counters"]:
+                print(f"  counters: {job['counters']}")
+        if stages:
+            per = ", ".join(f"{k} {v:.0f}" for k, v in stages["per_article_us"].items())
+            print(f"  plain-Python stage loop: {stages['loop_articles_per_s']:,.0f} articles/s; us/article: {per}")
     save_result("pipeline", results)
 
 

@@ -23,7 +23,8 @@ from pipeline.sources.streaming import ParseMessages, PollFeeds, read_pubsub
 from pipeline.tagging import TagArticles
 
 
-# Batch: kept articles are resolved, tagged and written in this many parts (see DeduplicateArticles).
+# Batch: the join by record uid, tagging and writing run in this many parts (see
+# DeduplicateArticles: the local runner's memory only; the same bytes are shuffled).
 RESOLVE_PARTS = 4
 
 

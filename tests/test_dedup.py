@@ -153,12 +153,12 @@ def test_band_group_is_a_star_with_a_cap(hasher):
     other = sketch(hasher.signature("completely different words about a cricket match " * 8))
     records = (art("a", published=2), art("b", published=1), art("c", published=3))
     members = [(node_of(x), record_uid(x), s) for x, s in zip(records, (sig, sig, other))]
-    edges, pending, compared, oversized = band_group(members + members[:1], max_bucket=10, threshold=0.75)
+    edges, pending, compared, oversized = band_group(members + members[:1], MinHashConfig(max_bucket=10))
     # star around the lowest member b: a is verified similar, c is compared and rejected
     assert not oversized and not pending and compared == 2
     assert [(e[0][3], e[1][3], e[2], e[3]) for e in edges] == [("a", "b", "minhash", 1.0)]
-    assert band_group(members, max_bucket=2, threshold=0.75) == ([], [], 0, True)
-    assert band_group(members[:1], max_bucket=10, threshold=0.75) == ([], [], 0, False)
+    assert band_group(members, MinHashConfig(max_bucket=2)) == ([], [], 0, True)
+    assert band_group(members[:1], MinHashConfig(max_bucket=10)) == ([], [], 0, False)
 
 
 def test_band_group_defers_written_heads(hasher):
@@ -166,7 +166,7 @@ def test_band_group_defers_written_heads(hasher):
     new = art("n", published=1)
     written = existing_member({"uid": "w1", "root_uid": "r", "root_article_id": "root", "root_ts": 5.0,
                                "root_order": "x#1", "keys": []})
-    edges, pending, compared, _ = band_group([(node_of(new), record_uid(new), sig), (*written, None)], 10, 0.75)
+    edges, pending, compared, _ = band_group([(node_of(new), record_uid(new), sig), (*written, None)], MinHashConfig(max_bucket=10))
     # the written record outranks the new one although it is later: first seen wins
     assert edges == [] and compared == 0
     assert [(p[0][3], p[1][3], p[2]) for p in pending] == [("n", "root", "w1")]
@@ -174,9 +174,10 @@ def test_band_group_defers_written_heads(hasher):
 
 def test_verify(hasher):
     a = sketch(hasher.signature(STORY))
-    assert verify(a, a, 0.75) == 1.0
-    assert verify(a, bytes(len(a)), 0.75) is None
-    assert verify(a, None, 0.75) is None
+    config = MinHashConfig()
+    assert verify(a, a, config) == ("minhash", 1.0)
+    assert verify(a, bytes(len(a)), config) is None
+    assert verify(a, None, config) is None
 
 
 def test_sketch_similarity_tracks_full_signature(hasher):

@@ -109,9 +109,7 @@ class UnionFind:
                 self.parent[ra] = rb
 
     def _set_link(self, node: Node, link: tuple[str, float]) -> None:
-        old = self.link.get(node)
-        if old is None or (KEY_PRIORITY.index(link[0]), -link[1]) < (KEY_PRIORITY.index(old[0]), -old[1]):
-            self.link[node] = link
+        self.link[node] = better_link(self.link.get(node), link)
 
     def merge(self, other: "UnionFind") -> None:
         for node, parent in other.parent.items():
@@ -138,17 +136,31 @@ class UnionFind:
             if node[0] != NEW:
                 continue
             root = roots[node]
-            if node == root:
-                yield node[4], (root, None, 1.0, sizes[root])
-            else:
-                label, similarity = self.link.get(node, ("text", 1.0))
-                if label != "minhash" and node[3] == root[3]:
-                    label = "id"
-                yield node[4], (root, label, similarity, sizes[root])
+            yield node[4], component(node, root, self.link.get(node), sizes[root])
 
 
 # (root node, matched_on or None for the root itself, similarity of the link, cluster size)
 Component = tuple[Node, Optional[str], float, int]
+Link = tuple[str, float]
+
+
+def better_link(old: Optional[Link], new: Link) -> Link:
+    """The link a record keeps when several keys link it: ``KEY_PRIORITY``, then similarity."""
+    if old is None or (KEY_PRIORITY.index(new[0]), -new[1]) < (KEY_PRIORITY.index(old[0]), -old[1]):
+        return new
+    return old
+
+
+def component(node: Node, root: Node, link: Optional[Link], size: int) -> Component:
+    """The ``Component`` of a new record: its cluster's lowest node, how it is linked (its best
+    link, "text" if it has none of its own; "id" when it is the root's very article read
+    again), and the cluster size."""
+    if node == root:
+        return root, None, 1.0, size
+    label, similarity = link or ("text", 1.0)
+    if label != "minhash" and node[3] == root[3]:
+        label = "id"
+    return root, label, similarity, size
 
 
 def duplicate_row(article: dict, *, duplicate_of: str, kind: str, matched_on: str, cluster_id: str,

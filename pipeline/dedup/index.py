@@ -63,15 +63,14 @@ class ReadIndexKeysFn(beam.DoFn):
 
 
 class ReadIndexSignaturesFn(beam.DoFn):
-    """Only the signatures that this run's candidates need (a side input of uids)."""
+    """An index file -> ``(uid, signature)`` of its records that have one, to be joined by
+    uid with the candidates whose head they are (no list of wanted uids: a join, not a
+    side input)."""
 
-    def process(self, path, needed):
-        wanted = set(needed)
-        if not wanted:
-            return
+    def process(self, path):
         table = read_index_table(path, ["uid", "signature"])
         for uid, signature in zip(table.column("uid").to_pylist(), table.column("signature").to_pylist()):
-            if uid in wanted and signature is not None:
+            if signature is not None:
                 yield uid, signature
 
 
@@ -95,12 +94,11 @@ class ReadIndexKeys(beam.PTransform):
 
 
 class ReadIndexSignatures(beam.PTransform):
-    """``(uid, signature)`` of the written records named in ``needed`` (a PCollection of uids)."""
+    """``(uid, signature)`` of every written record that has a signature."""
 
-    def __init__(self, output: str, needed):
+    def __init__(self, output: str):
         super().__init__()
         self._output = output
-        self._needed = needed
 
     def expand(self, pbegin):
         return (
@@ -108,5 +106,5 @@ class ReadIndexSignatures(beam.PTransform):
             | "IndexSignaturePattern" >> beam.Create([index_pattern(self._output)])
             | "ListIndexSignatureFiles" >> beam.ParDo(ListFilesFn())
             | "SpreadIndexSignatureFiles" >> beam.Reshuffle()
-            | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn(), beam.pvalue.AsList(self._needed))
+            | "ReadIndexSignatureFiles" >> beam.ParDo(ReadIndexSignaturesFn())
         )

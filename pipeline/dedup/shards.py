@@ -29,6 +29,15 @@ def shard_of(key: str) -> str:
     return f"x{zlib.crc32(key.encode('utf-8')) % EXACT_SHARDS:03x}"
 
 
+def shard_key(key: str):
+    """The key as it travels inside its shard's list: a band key's shard already holds its
+    first 5 characters, the rest (hex) travels as bytes, half the size; keys of one shard are
+    equal exactly when the keys are."""
+    if key[0] == "b":
+        return bytes.fromhex(key[5:])
+    return key
+
+
 class ShardBuffer:
     """``(key, member)`` pairs collected per (window, shard) until drained."""
 
@@ -39,7 +48,7 @@ class ShardBuffer:
 
     def add(self, window: Hashable, key: str, member: Any) -> bool:
         """Adds a pair; ``True`` when the buffer is full and should be drained."""
-        self._lists[(window, shard_of(key))].append((key, member))
+        self._lists[(window, shard_of(key))].append((shard_key(key), member))
         self._count += 1
         return self._count >= self._limit
 
@@ -52,7 +61,8 @@ class ShardBuffer:
 
 
 def regroup(lists: Iterable[bytes]) -> list[tuple[str, list]]:
-    """The lists of one shard -> ``(key, members)`` in key order (a GroupByKey per key)."""
+    """The lists of one shard -> ``(key, members)`` in key order (a GroupByKey per key; band
+    keys as ``shard_key`` made them)."""
     groups: dict[str, list] = defaultdict(list)
     for blob in lists:
         for key, member in pickle.loads(blob):

@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DeduplicateArticles
 from pipeline.dedup.exact import UnionFind, exact_group, exact_keys, existing_member, index_row, node_of, record_uid, resolve
-from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard, sketch, sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard, sketch, sketch_similarity, split_signature
 from pipeline.dedup.near import band_group, verify
 
 STORY = (
@@ -128,10 +128,10 @@ def _jaccard(a: str, b: str, k: int = 5) -> float:
 
 def test_signature_deterministic_and_short_texts_skipped(hasher):
     sig = hasher.signature(STORY)
-    assert sig.dtype == np.uint32 and sig.size == 96
+    assert sig.dtype == np.uint32 and split_signature(sig)[0].size == 96
     assert np.array_equal(sig, MinHasher().signature(STORY))
     assert hasher.signature("Too short to compare by shingles.") is None
-    assert len(hasher.band_keys(sig)) == 16 and len(set(hasher.band_keys(sig))) == 16
+    assert len(hasher.band_keys(sig)) == 18 and len(set(hasher.band_keys(sig))) == 18  # 16 bands + 2 lead bands
 
 
 def test_estimate_tracks_true_jaccard(hasher):
@@ -153,12 +153,12 @@ def test_band_group_is_a_star_with_a_cap(hasher):
     other = sketch(hasher.signature("completely different words about a cricket match " * 8))
     records = (art("a", published=2), art("b", published=1), art("c", published=3))
     members = [(node_of(x), record_uid(x), s) for x, s in zip(records, (sig, sig, other))]
-    edges, pending, compared, oversized = band_group(members + members[:1], max_bucket=10, threshold=0.75)
+    edges, pending, compared, oversized = band_group(members + members[:1], max_bucket=10, config=MinHashConfig())
     # star around the lowest member b: a is verified similar, c is compared and rejected
     assert not oversized and not pending and compared == 2
     assert [(e[0][3], e[1][3], e[2], e[3]) for e in edges] == [("a", "b", "minhash", 1.0)]
-    assert band_group(members, max_bucket=2, threshold=0.75) == ([], [], 0, True)
-    assert band_group(members[:1], max_bucket=10, threshold=0.75) == ([], [], 0, False)
+    assert band_group(members, max_bucket=2, config=MinHashConfig()) == ([], [], 0, True)
+    assert band_group(members[:1], max_bucket=10, config=MinHashConfig()) == ([], [], 0, False)
 
 
 def test_band_group_defers_written_heads(hasher):
@@ -166,7 +166,7 @@ def test_band_group_defers_written_heads(hasher):
     new = art("n", published=1)
     written = existing_member({"uid": "w1", "root_uid": "r", "root_article_id": "root", "root_ts": 5.0,
                                "root_order": "x#1", "keys": []})
-    edges, pending, compared, _ = band_group([(node_of(new), record_uid(new), sig), (*written, None)], 10, 0.75)
+    edges, pending, compared, _ = band_group([(node_of(new), record_uid(new), sig), (*written, None)], 10, MinHashConfig())
     # the written record outranks the new one although it is later: first seen wins
     assert edges == [] and compared == 0
     assert [(p[0][3], p[1][3], p[2]) for p in pending] == [("n", "root", "w1")]
@@ -174,16 +174,16 @@ def test_band_group_defers_written_heads(hasher):
 
 def test_verify(hasher):
     a = sketch(hasher.signature(STORY))
-    assert verify(a, a, 0.75) == 1.0
-    assert verify(a, bytes(len(a)), 0.75) is None
-    assert verify(a, None, 0.75) is None
+    assert verify(a, a, MinHashConfig()) == ("minhash", 1.0)
+    assert verify(a, bytes(len(a)), MinHashConfig()) is None
+    assert verify(a, None, MinHashConfig()) is None
 
 
 def test_sketch_similarity_tracks_full_signature(hasher):
     edited = STORY.replace("Thursday", "Friday") + " Reporting by the wire desk."
     full = estimated_jaccard(hasher.signature(STORY), hasher.signature(edited))
     bbit = sketch_similarity(sketch(hasher.signature(STORY)), sketch(hasher.signature(edited)))
-    assert len(sketch(hasher.signature(STORY))) == MinHashConfig().num_perm
+    assert len(sketch(hasher.signature(STORY))) == MinHashConfig().num_perm + 8 + 5  # + lead, shingle count, lead size
     assert abs(full - bbit) < 0.05
 
 
@@ -217,7 +217,8 @@ def test_composite_exact_and_near_clusters():
             label="dups",
         )
         assert_that(
+            # 96 + 8 lead low bytes, the shingle count, the lead size
             out["index"] | "Sigs" >> beam.Map(lambda r: len(r["signature"] or b"")),
-            equal_to([96, 96] + [0] * 8),
+            equal_to([109, 109] + [0] * 8),
             label="index",
         )

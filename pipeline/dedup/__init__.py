@@ -141,9 +141,9 @@ class BandGroupFn(_CompactEdgesFn):
     Members of this run are uids, looked up in ``sketches`` (uid -> (node, sketch));
     members written before arrive whole, as ``(node, uid, None)``."""
 
-    def __init__(self, max_bucket: int, threshold: float):
+    def __init__(self, max_bucket: int, config: MinHashConfig):
         self._max_bucket = max_bucket
-        self._threshold = threshold
+        self._config = config
 
     def setup(self) -> None:
         self._oversized = Metrics.counter(metrics.NAMESPACE, "near/oversized_buckets")
@@ -157,7 +157,7 @@ class BandGroupFn(_CompactEdgesFn):
             if len(members) < 2:
                 continue
             members = [_band_member(member, sketches) for member in members]
-            edges, pending, count, too_big = band_group(members, self._max_bucket, self._threshold)
+            edges, pending, count, too_big = band_group(members, self._max_bucket, self._config)
             oversized += too_big
             compared += count
             verified += len(edges)
@@ -193,8 +193,8 @@ class TagSignatureFn(beam.DoFn):
 class VerifyPendingFn(beam.DoFn):
     """(written head uid, [candidates…, its signature]) -> verified near edges."""
 
-    def __init__(self, threshold: float):
-        self._threshold = threshold
+    def __init__(self, config: MinHashConfig):
+        self._config = config
 
     def setup(self) -> None:
         self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
@@ -210,10 +210,10 @@ class VerifyPendingFn(beam.DoFn):
                 pending.append(value)
         for node, head_node, signature in pending:
             self._candidates.inc()
-            similarity = verify(signature, head_signature, self._threshold)
-            if similarity is not None:
+            found = verify(signature, head_signature, self._config)
+            if found is not None:
                 self._verified.inc()
-                yield node, head_node, "minhash", similarity
+                yield node, head_node, *found
 
 
 class UnionFindCombineFn(beam.CombineFn):
@@ -321,7 +321,7 @@ class DeduplicateArticles(beam.PTransform):
                 | "CollectBandKeys" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
                 | "VerifyBandCandidates" >> beam.ParDo(
-                    BandGroupFn(self._near.max_bucket, self._near.threshold), beam.pvalue.AsDict(prepared[SKETCHES])
+                    BandGroupFn(self._near.max_bucket, self._near), beam.pvalue.AsDict(prepared[SKETCHES])
                 ).with_outputs(PENDING, main="edges")
             )
             edges.append(bands.edges)
@@ -336,7 +336,7 @@ class DeduplicateArticles(beam.PTransform):
                     (bands[PENDING], signatures)
                     | "CollectWrittenHeadJoin" >> beam.Flatten()
                     | "JoinWrittenHeadSignature" >> beam.GroupByKey()
-                    | "VerifyWrittenHeadCandidates" >> beam.ParDo(VerifyPendingFn(self._near.threshold))
+                    | "VerifyWrittenHeadCandidates" >> beam.ParDo(VerifyPendingFn(self._near))
                 )
         components = (
             edges

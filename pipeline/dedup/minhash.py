@@ -180,13 +180,14 @@ class MinHasher:
         mixed = self._a * shingles
         mixed += self._b
         lead_perm = config.lead_perm
-        out = np.empty(config.num_perm + lead_perm + 2, dtype=np.uint32)
-        out[: config.num_perm] = mixed.min(axis=1) >> _SHIFT32  # the shift is monotonic: min first
+        minimums = np.empty(config.num_perm + lead_perm + 2, dtype=np.uint64)
+        mixed.min(axis=1, out=minimums[: config.num_perm])
         if lead_perm:
-            out[config.num_perm: -2] = mixed[:lead_perm, : config.lead].min(axis=1) >> _SHIFT32
-        out[-2] = distinct
-        out[-1] = lead_perm
-        return out
+            mixed[:lead_perm, : config.lead].min(axis=1, out=minimums[config.num_perm: -2])
+        minimums >>= _SHIFT32  # the shift is monotonic: min first
+        minimums[-2] = distinct
+        minimums[-1] = lead_perm
+        return minimums.astype(np.uint32)
 
     def band_keys(self, signature: np.ndarray) -> list[str]:
         """One key per band (the band number and its rows' bytes in hex), then one per lead band."""

@@ -83,7 +83,7 @@ class Article(_Record):
         default_factory=list,
         description="Flat tags for filtering: 'lang:en', 'place:AF', 'city:1138958', 'topic:medtop:11000000', 'person:Boris Johnson', 'org:…'.",
     )
-    word_count: int = Field(ge=0)
+    word_count: int = Field(ge=0, description="Words of the text; in scripts written without spaces (Chinese, Japanese, Thai...) each character counts as one.")
     published_at: Optional[datetime] = Field(None, description="Publication time in UTC; null when the input states none.")
     date_source: DateSource = Field("none", description="Where published_at came from; never a guess.")
     ingested_at: datetime = Field(description="When newsbeam normalised the record (UTC).")
@@ -106,9 +106,12 @@ class DuplicateRecord(_Record):
     duplicate_of: str = Field(description="article_id of the kept article.")
     kind: DuplicateKind
     matched_on: str = Field(
-        description="Which key linked it: 'url', 'guid', 'text', 'id' (the same record read twice) for exact; 'minhash' for near."
+        description="Which key linked it: 'url', 'guid', 'text', 'id' (the same record read twice) for exact; for near, "
+        "'minhash' (similar texts: similarity is the estimated Jaccard) or 'containment' (a partial copy: one text almost "
+        "wholly contained in the other, e.g. cut to its first paragraphs or extended by an update; similarity is the "
+        "estimated share of the shorter text's shingles found in the longer)."
     )
-    similarity: Optional[float] = Field(None, description="Estimated Jaccard similarity of the link for near duplicates; 1.0 for exact.")
+    similarity: Optional[float] = Field(None, description="Near duplicates: the estimated Jaccard ('minhash') or containment ('containment') of the link; 1.0 for exact.")
     cluster_id: Optional[str] = None
     title: str
     url: Optional[str] = None
@@ -156,7 +159,7 @@ class IndexRecord(_Record):
     root_ts: Optional[float] = Field(None, description="published_at of the kept article, epoch seconds.")
     root_order: str = Field(description="Input order key of the kept article (its tie-break).")
     keys: list[str] = Field(description="Exact keys ('t:' content hash, 'u:' canonical URL, 'g:' guid) and MinHash band keys ('bNN…').")
-    signature: Optional[bytes] = Field(None, description="b-bit MinHash sketch: the low byte of each of the num_perm minimums; null for texts too short for near dedup.")
+    signature: Optional[bytes] = Field(None, description="b-bit MinHash sketch: the low byte of each of the num_perm minimums, then the number of distinct shingles (uint32 little-endian); null for texts too short for near dedup.")
 
 
 FetchOutcome = Literal["ok", "not_modified", "error"]

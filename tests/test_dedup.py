@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DeduplicateArticles
 from pipeline.dedup.exact import UnionFind, exact_group, exact_keys, existing_member, index_row, node_of, record_uid, resolve
-from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard, sketch, sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, MinHasher, estimated_jaccard, sketch, sketch_similarity, split_signature
 from pipeline.dedup.near import band_group, verify
 
 STORY = (
@@ -128,10 +128,10 @@ def _jaccard(a: str, b: str, k: int = 5) -> float:
 
 def test_signature_deterministic_and_short_texts_skipped(hasher):
     sig = hasher.signature(STORY)
-    assert sig.dtype == np.uint32 and sig.size == 96
+    assert sig.dtype == np.uint32 and split_signature(sig)[0].size == 96
     assert np.array_equal(sig, MinHasher().signature(STORY))
     assert hasher.signature("Too short to compare by shingles.") is None
-    assert len(hasher.band_keys(sig)) == 16 and len(set(hasher.band_keys(sig))) == 16
+    assert len(hasher.band_keys(sig)) == 18 and len(set(hasher.band_keys(sig))) == 18  # 16 bands + 2 lead bands
 
 
 def test_estimate_tracks_true_jaccard(hasher):
@@ -184,7 +184,7 @@ def test_sketch_similarity_tracks_full_signature(hasher):
     edited = STORY.replace("Thursday", "Friday") + " Reporting by the wire desk."
     full = estimated_jaccard(hasher.signature(STORY), hasher.signature(edited))
     bbit = sketch_similarity(sketch(hasher.signature(STORY)), sketch(hasher.signature(edited)))
-    assert len(sketch(hasher.signature(STORY))) == MinHashConfig().num_perm
+    assert len(sketch(hasher.signature(STORY))) == MinHashConfig().num_perm + 8 + 5  # + lead, shingle count, lead size
     assert abs(full - bbit) < 0.05
 
 
@@ -218,7 +218,8 @@ def test_composite_exact_and_near_clusters():
             label="dups",
         )
         assert_that(
+            # 96 + 8 lead low bytes, the shingle count, the lead size
             out["index"] | "Sigs" >> beam.Map(lambda r: len(r["signature"] or b"")),
-            equal_to([96, 96] + [0] * 8),
+            equal_to([109, 109] + [0] * 8),
             label="index",
         )

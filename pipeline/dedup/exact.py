@@ -23,7 +23,8 @@ Node = tuple[int, float, str, str, str]
 EXISTING, NEW = 0, 1
 INF = float("inf")
 # Labels in order of preference when a record is linked by several keys.
-KEY_PRIORITY = ("id", "guid", "url", "text", "minhash")
+KEY_PRIORITY = ("id", "guid", "url", "text", "minhash", "containment")
+NEAR_LABELS = ("minhash", "containment")  # links found by near.py::verify
 KEY_PREFIXES = {"t": "text", "u": "url", "g": "guid"}
 
 
@@ -158,7 +159,7 @@ def component(node: Node, root: Node, link: Optional[Link], size: int) -> Compon
     if node == root:
         return root, None, 1.0, size
     label, similarity = link or ("text", 1.0)
-    if label != "minhash" and node[3] == root[3]:
+    if label not in NEAR_LABELS and node[3] == root[3]:
         label = "id"
     return root, label, similarity, size
 
@@ -193,7 +194,7 @@ def resolve(article: dict, component: Optional[Component]) -> tuple[str, dict, N
     root, matched_on, similarity, size = component
     if root[4] == record_uid(article):
         return "article", {**article, "cluster_id": article["article_id"], "duplicate_count": size - 1}, root
-    near = matched_on == "minhash"
+    near = matched_on in NEAR_LABELS
     row = duplicate_row(
         article,
         duplicate_of=root[3],

@@ -1,7 +1,7 @@
 """Near-duplicate candidates from LSH band buckets, and their verification.
 
 A band member carries its MinHash sketch, so a bucket is verified where it is
-grouped: every new member against the bucket's lowest member (a star, never all
+grouped (``verify``: by estimated Jaccard, or by containment for a partial copy): every new member against the bucket's lowest member (a star, never all
 pairs).  When that head was written by an earlier run its sketch is not in
 the bucket (the index holds it); such candidates are returned as *pending* and
 verified after a join with the index sketches by uid.
@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from pipeline.dedup.exact import EXISTING, NEW, Node
-from pipeline.dedup.minhash import MinHashConfig, sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, bbit_jaccard, containment, sketch_parts
 
 # A member of a band bucket: (node, record uid, sketch bytes or None for written records).
 BandMember = tuple[Node, str, Optional[bytes]]
-# A near edge: (member node, head node, matched_on, similarity); ``verify`` says matched_on.
+# A near edge: (member node, head node, "minhash" | "containment", similarity).
 Edge = tuple[Node, Node, str, float]
 # A candidate whose head was written before: (member node, head node, head uid, member sketch).
 Pending = tuple[Node, Node, str, bytes]
@@ -67,9 +67,33 @@ def band_group(members: Iterable[BandMember], config: MinHashConfig
 
 
 def verify(member_sketch: bytes, head_sketch: Optional[bytes], config: MinHashConfig) -> Optional[tuple[str, float]]:
-    """``(matched_on, value)`` when the member matches the head: ``("minhash", estimated
-    Jaccard)`` when it reaches ``config.threshold``; ``None`` otherwise."""
-    if head_sketch is None or len(member_sketch) != len(head_sketch) or not member_sketch:
+    """Is this candidate pair a near duplicate?  ``("minhash", J)`` when the estimated Jaccard J
+    reaches ``config.threshold``; else ``("containment", C)`` when the texts are one a partial
+    copy of the other: C, the estimated share of the shorter text's shingles found in the
+    longer, reaches ``config.containment``, the shorter has at least ``config.containment_ratio``
+    of the longer's shingles and at least ``config.containment_min_words`` words, and the two
+    start alike (at least ``config.lead_agreement`` of their lead minimums agree: a copy cut to
+    its first paragraphs and an update that adds paragraphs keep the lead).  The ratio and
+    lead rules keep a short item quoted inside a long round-up from being merged with it
+    (nor, through it, with the round-up's other items), and a text that merely contains
+    another one whole, elsewhere than at its start, from joining that text's cluster.
+    ``None`` otherwise, or when a sketch is missing or the two were made with other settings."""
+    if head_sketch is None or not member_sketch:
         return None
-    similarity = sketch_similarity(member_sketch, head_sketch)
-    return ("minhash", similarity) if similarity >= config.threshold else None
+    member, member_lead, member_count = sketch_parts(member_sketch, config.num_perm)
+    head, head_lead, head_count = sketch_parts(head_sketch, config.num_perm)
+    if len(member) != len(head) or not member:
+        return None
+    jaccard = bbit_jaccard(member, head)
+    if jaccard >= config.threshold:
+        return "minhash", jaccard
+    if member_count is None or head_count is None or not member_lead or len(member_lead) != len(head_lead):
+        return None
+    agree = sum(x == y for x, y in zip(member_lead, head_lead))
+    if agree < config.lead_agreement * len(member_lead):
+        return None
+    shorter, longer = sorted((member_count, head_count))
+    if shorter < config.containment_ratio * longer or shorter + config.shingle - 1 < config.containment_min_words:
+        return None
+    contained = containment(jaccard, member_count, head_count)
+    return ("containment", contained) if contained >= config.containment else None

@@ -31,7 +31,8 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from pipeline import metrics
 from pipeline.dedup.exact import duplicate_row, exact_keys, existing_member, index_row, key_label, node_of, record_uid
 from pipeline.dedup.index import ListFilesFn, index_pattern, read_index_table
-from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch, sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch
+from pipeline.dedup.near import verify
 
 DUP = "_dup"  # transient: (kind, matched_on, root node, similarity) once a record is known to be a duplicate
 NEAR = "_near"  # transient: (sketch, band keys)
@@ -168,9 +169,9 @@ class NearBandFn(beam.DoFn):
 
     BUCKET = ReadModifyWriteStateSpec("bucket", PickleCoder())  # [(root node, sketch, first-seen time)]
 
-    def __init__(self, horizon_s: float, threshold: float, max_bucket: int):
+    def __init__(self, horizon_s: float, config: MinHashConfig, max_bucket: int):
         self._horizon = horizon_s
-        self._threshold = threshold
+        self._config = config
         self._max_bucket = max_bucket
 
     def setup(self) -> None:
@@ -190,13 +191,13 @@ class NearBandFn(beam.DoFn):
             self._expired.inc(len(members) - len(fresh))
         best = None
         for root, other, _ in fresh + [(r, s, now) for _kind, r, s in history[key]]:
-            similarity = sketch_similarity(near[0], other)
-            if similarity >= self._threshold and (best is None or similarity > best[1]):
-                best = (root, similarity)
+            found = verify(near[0], other, self._config)
+            if found is not None and (best is None or found[1] > best[2]):
+                best = (root, *found)
         if best is not None:
             if len(fresh) != len(members):
                 bucket.write(fresh)
-            yield {**article, DUP: ("near", "minhash", best[0], round(best[1], 4))}
+            yield {**article, DUP: ("near", best[1], best[0], round(best[2], 4))}
             return
         if len(fresh) < self._max_bucket:
             fresh.append((node_of(article), near[0], now))
@@ -291,12 +292,12 @@ class DeduplicateStream(beam.PTransform):
                 | f"Seen{name}" >> beam.ParDo(SeenKeyFn(self._horizon), lookup)
             )
         if self._near is not None:
-            for band in range(self._near.bands):
+            for band in range(self._near.band_key_count):
                 stream = (
                     stream
                     | f"KeyByBand{band:02d}" >> beam.ParDo(KeyByFn(f"b{band}")).with_output_types(KEYED)
                     | f"NearBand{band:02d}" >> beam.ParDo(
-                        NearBandFn(self._horizon, self._near.threshold, self._near.max_bucket), lookup)
+                        NearBandFn(self._horizon, self._near, self._near.max_bucket), lookup)
                 )
         resolved = stream | "ResolveStream" >> beam.ParDo(ResolveStreamingFn()).with_outputs(DUPLICATES, main="articles")
         return {"articles": resolved.articles, "duplicates": resolved[DUPLICATES]}

@@ -16,6 +16,7 @@ from pipeline.normalize.decode import decode_bytes
 from pipeline.normalize.fields import as_list, as_text, map_fields
 from pipeline.normalize.html import extract_html_page, html_fragment_to_text, looks_like_html
 from pipeline.normalize.text import Dateline, TextRules, text_fingerprint
+from pipeline.normalize.words import count_words
 from pipeline.normalize.urls import canonical_url, domain_of
 from pipeline.records import RawRecord
 from schemas.models import SCHEMA_VERSION, Article
@@ -221,7 +222,7 @@ class Normalizer:
             "categories": categories or [],
             "language": _language_code(language),
             "language_score": None,
-            "word_count": len(text.split()),
+            "word_count": count_words(text),
             "published_at": published_at,
             "date_source": date_source,
             "ingested_at": now,

@@ -174,9 +174,10 @@ def test_band_group_defers_written_heads(hasher):
 
 def test_verify(hasher):
     a = sketch(hasher.signature(STORY))
-    assert verify(a, a, 0.75) == 1.0
-    assert verify(a, bytes(len(a)), 0.75) is None
-    assert verify(a, None, 0.75) is None
+    config = MinHashConfig(threshold=0.75)
+    assert verify(a, a, config) == ("minhash", 1.0)
+    assert verify(a, bytes(len(a)), config) is None
+    assert verify(a, None, config) is None
 
 
 def test_sketch_similarity_tracks_full_signature(hasher):

@@ -194,7 +194,7 @@ class VerifyPendingFn(beam.DoFn):
     """(written head uid, [candidates…, its signature]) -> verified near edges."""
 
     def __init__(self, threshold: float):
-        self._threshold = threshold
+        self._config = MinHashConfig(threshold=threshold)
 
     def setup(self) -> None:
         self._candidates = Metrics.counter(metrics.NAMESPACE, "near/candidates")
@@ -210,10 +210,10 @@ class VerifyPendingFn(beam.DoFn):
                 pending.append(value)
         for node, head_node, signature in pending:
             self._candidates.inc()
-            similarity = verify(signature, head_signature, self._threshold)
-            if similarity is not None:
+            matched = verify(signature, head_signature, self._config)
+            if matched is not None:
                 self._verified.inc()
-                yield node, head_node, "minhash", similarity
+                yield (node, head_node, *matched)
 
 
 class UnionFindCombineFn(beam.CombineFn):

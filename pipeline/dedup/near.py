@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from pipeline.dedup.exact import EXISTING, NEW, Node
-from pipeline.dedup.minhash import sketch_similarity
+from pipeline.dedup.minhash import MinHashConfig, sketch_similarity
 
 # A member of a band bucket: (node, record uid, sketch bytes or None for written records).
 BandMember = tuple[Node, str, Optional[bytes]]
@@ -47,15 +47,16 @@ def band_group(members: Iterable[BandMember], max_bucket: int, threshold: float
             pending.append((node, head_node, head_uid, sig))
             continue
         compared += 1
-        similarity = verify(sig, head_sig, threshold)
-        if similarity is not None:
-            edges.append((node, head_node, "minhash", similarity))
+        matched = verify(sig, head_sig, MinHashConfig(threshold=threshold))
+        if matched is not None:
+            edges.append((node, head_node, *matched))
     return edges, pending, compared, False
 
 
-def verify(member_sketch: bytes, head_sketch: Optional[bytes], threshold: float) -> Optional[float]:
-    """Estimated Jaccard of two sketches when it reaches ``threshold``."""
+def verify(member_sketch: bytes, head_sketch: Optional[bytes], config: MinHashConfig) -> Optional[tuple[str, float]]:
+    """``(matched_on, value)`` when two sketches are similar enough under ``config``: here
+    ``("minhash", estimated Jaccard)`` when it reaches ``config.threshold``; ``None`` otherwise."""
     if head_sketch is None or len(member_sketch) != len(head_sketch) or not member_sketch:
         return None
     similarity = sketch_similarity(member_sketch, head_sketch)
-    return similarity if similarity >= threshold else None
+    return ("minhash", similarity) if similarity >= config.threshold else None

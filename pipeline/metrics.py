@@ -12,3 +12,12 @@ FEEDS_FETCHED = "feeds_fetched"
 FEEDS_NOT_MODIFIED = "feeds_not_modified"
 FEEDS_FAILED = "feeds_failed"
 FEEDS_BACKED_OFF = "feeds_backed_off"
+# Streaming dedup (pipeline/dedup/streaming.py): keyed state bounded by --dedup-horizon.
+DEDUP_STATE_WRITTEN = "dedup_state_written"  # entries put into keyed state (claims, bucket members, history)
+DEDUP_STATE_EXPIRED = "dedup_state_expired"  # entries cleared by their horizon timer
+DEDUP_KEYED = "dedup/keyed/{stage}"  # probes that entered a keyed stage (stage: text, url, guid, band)
+DEDUP_BYPASSED = "dedup/bypassed/{stage}"  # probes with no key for a stage (or already decided): routed around it
+DEDUP_HISTORY_AFTER_CLAIM = "dedup/history_after_claim"  # an earlier run's key arrived after this run claimed it
+DEDUP_VERDICT_TIMEOUT = "dedup/verdict_timeout"  # article held past the horizon without a verdict: kept
+DEDUP_VERDICT_ORPHAN = "dedup/verdict_orphan"  # a verdict whose article was already released
+NEAR_OVERSIZED = "near/oversized_buckets"  # band members not stored because the bucket was full

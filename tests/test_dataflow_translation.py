@@ -43,4 +43,4 @@ def test_streaming_job_translates():
     assert job_type == "JOB_TYPE_STREAMING"
     assert {"PollTicks", "PollFeeds", "ReadFromPubSub", "ParseMessages", "NormalizeArticles", "DeduplicateStream",
             "TagArticles", "WriteStream"} <= names
-    assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBand15", "PollFeeds/PollFeed"} <= names
+    assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBands", "PollFeeds/PollFeed"} <= names

@@ -64,15 +64,19 @@ def fix_local_runner_event_timers() -> None:
     does not propagate the splittable DoFn's watermark: every stage downstream of it sees an
     input watermark of +infinity, so an event-time timer fires right after the bundle that set
     it (a dedup entry with a 7-day horizon was cleared within milliseconds; see
-    ``tests/test_streaming.py::test_local_runner_event_timers_wait_for_the_clock``).  Elements of
+    ``tests/test_streaming_state.py::test_local_runner_event_timers_wait_for_the_clock``).  Elements of
     a polled stream are stamped with the wall clock, so the wall clock is an upper bound of their
     true watermark.  The patch holds every event-time timer whose firing time is still ahead of
     the runner's clock and releases it once the clock reaches it, or when nothing else is left to
     run (the input has ended: the true watermark is +infinity, so every timer is due).  Held
     timers do not hold the stage's watermark (it was +infinity anyway).  Each timer is held on
-    its own (a bundle's timers are split by firing time).  Nothing changes for other runners,
+    its own (a bundle's timers are split by firing time).  Only streaming runs are affected; nothing
+    changes for batch runs, other runners,
     for processing-time timers, or for timers already due; idempotent.
     """
+    import heapq
+    import itertools
+
     from apache_beam.coders.coder_impl import create_OutputStream
     from apache_beam.portability.api import beam_runner_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
@@ -84,6 +88,7 @@ def fix_local_runner_event_timers() -> None:
     runner = fn_runner.FnApiRunner
     if getattr(runner, _TIMERS_APPLIED, False):
         return
+    order = itertools.count()  # ties between timers due at the same time: first held, first released
     run_bundle = runner._run_bundle
     execute_bundle = runner._execute_bundle
     schedule_ready_bundles = runner._schedule_ready_bundles
@@ -120,8 +125,9 @@ def fix_local_runner_event_timers() -> None:
                     continue
                 buffer = ListBuffer(coder_impl=coder)
                 buffer.append(out.get())
-                held_timers(context).append(
-                    (fire_at, bundle_context_manager.stage.name, family, buffer, list(bundle_input.data.keys())))
+                held = held_timers(context)
+                heapq.heappush(held, (fire_at, next(order), bundle_context_manager.stage.name, family, buffer,
+                                      list(bundle_input.data.keys())))
             if ready_at is not None:
                 buffer = ListBuffer(coder_impl=coder)
                 buffer.append(ready.get())
@@ -135,15 +141,10 @@ def fix_local_runner_event_timers() -> None:
         if not held:
             return
         now = timestamp.Timestamp.of(context.clock.time())
-        keep = []
-        for entry in held:
-            fire_at, stage_name, family, buffer, inputs = entry
-            if input_ended or fire_at <= now:
-                empty = {name: ListBuffer(None) for name in inputs}
-                context.queues.ready_inputs.enque((stage_name, DataInput(empty, {family: buffer})))
-            else:
-                keep.append(entry)
-        held[:] = keep
+        while held and (input_ended or held[0][0] <= now):  # a heap: the earliest timer first
+            _fire_at, _order, stage_name, family, buffer, inputs = heapq.heappop(held)
+            empty = {name: ListBuffer(None) for name in inputs}
+            context.queues.ready_inputs.enque((stage_name, DataInput(empty, {family: buffer})))
 
     def execute_then_release_due(self, context, *args, **kwargs):
         result = execute_bundle(self, context, *args, **kwargs)

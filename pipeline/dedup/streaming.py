@@ -1,34 +1,41 @@
 """Streaming deduplication: small keyed probes with timer-bounded state, joined back to the articles.
 
-Each article is split in two (``ProbeArticles``): the article itself, keyed by a join key
-(its record uid and a nonce), waits in ``HoldArticles``; a small *probe* (uid, identity, node,
-exact keys, band keys, b-bit sketch: ~0.6 KB whatever the article's size) walks a chain of
-stateful DoFns, one per kind of key, each keyed by that key: content hash (``SeenText``),
-canonical URL (``SeenUrl``), guid (``SeenGuid``), then each MinHash band (``NearBand00`` ...).
-A probe with no key for a stage (no URL, no guid, text too short for a signature), or already
-decided, is routed around that stage (``Bypass*``, counted): no hot "" key.  The probe's verdict
-(kept, duplicate of a root node, or the same entry read again) is joined to the held article by
-its join key, and ``ResolveStream`` turns the pair into a row carrying its index row.
+Each article is split in two (``ProbeArticles``): the article itself, keyed by a join key (its
+record uid and a nonce), waits in ``HoldArticles``; a small *probe* (uid, identity, node, exact
+keys, band keys, b-bit sketch: ~0.6 KB whatever the article's size) walks the stateful stages
+keyed by its keys: content hash (``SeenText``), canonical URL (``SeenUrl``), guid
+(``SeenGuid``), one after the other (a text match with an earlier run waits for the guid/URL
+stages to tell a copy from the same entry read again), then, if still undecided, one element per
+MinHash band into ``NearBands`` (a single stage keyed by band key; a band key starts with its
+band number).  A probe with no key for an exact stage (no URL, no guid), or already decided, is
+routed around it (``KeyBy*`` -> ``After*``, counted ``dedup/bypassed/<stage>``): there is no
+hot "" key; texts too short for a signature send nothing to ``NearBands``.  The exact verdict
+and every band result are joined to the held article by its join key; ``ResolveStream`` turns
+the decision into a row carrying its index row.
 
 State is bounded by ``--dedup-horizon`` in **event time**: every entry (an exact key's owner, a
-band bucket's member, an earlier run's key, a held article) is cleared by an event-time timer
-at its first-seen time + horizon, so a key never seen again is forgotten when the watermark
+band bucket's members, an earlier run's key, a held article) is cleared by an event-time timer
+at its first-seen time + horizon, so a key never seen again is forgotten once the watermark
 passes; an entry met after its horizon but before its timer fired (the watermark lags) is
 ignored on access.  Event time because the horizon is a property of the stream (a replayed
-backlog or a TestStream behaves as live traffic would), and because processing-time timers
-would send the whole local job to the slower bundle-based runner.  The local FnApiRunner
-keeps every stage's input watermark at +infinity and fires event-time timers right after the
-bundle that set them; ``pipeline.beam_fixes.fix_local_runner_event_timers`` (applied by
-``build_streaming_pipeline``) makes it wait for the wall clock instead.  Articles are put in
-the global window first: Beam keeps state per key and window, and dedup must span windows.
+backlog or a TestStream behaves as live traffic would) and because processing-time timers
+would send the whole local job to the slower bundle-based runner.  A band bucket is a
+``BagState`` (appended, never rewritten per element) with its size, capped at ``max_bucket``
+(members beyond are counted in ``near/oversized_buckets``, not stored); its timer fires at its
+oldest member's horizon, drops the expired members and re-arms for the next.  The local
+FnApiRunner keeps every stage's input watermark at +infinity, so event-time timers fired right
+after the bundle that set them, and it held data behind a Flatten until the source ended;
+``pipeline.beam_fixes.fix_local_runner_streaming`` (applied by ``build_streaming_pipeline``)
+fixes both for streaming runs only.  Articles are put in the global window first: Beam keeps
+state per key and window, and dedup must span windows.
 
 Earlier runs (``--output``'s ``_index``, listed by ``ListFilesFn`` so only committed runs count)
-enter by key: each index entry is a ``history`` element of the keyed stage of its key,
-timestamped with the time the job read it and expiring one horizon later, like any other
-entry (its ``root_ts``, a publication date, may be years old).  A history entry that arrives
-after this run already claimed its key replaces the claim (the earlier run's article wins
-from then on) and is counted: there is no side input to wait for, so a record read in the
-first seconds of a job may race its history (``dedup/history_after_claim`` says how often).
+enter by key: each index entry is a ``history`` element flattened into the keyed stage of its
+key, timestamped with the time the job read it and expiring one horizon later like any other
+entry (its ``root_ts``, a publication date, may be years old: expiring from it would forget an
+archive at once).  No side input: a record read in the first moments of a job may race its
+history; a history entry that arrives after this run claimed its key takes the key over (the
+earlier run's article wins from then on) and is counted in ``dedup/history_after_claim``.
 
 The first record seen wins (there is no "earliest published" across an unbounded stream); a
 record that matches an earlier one on any key becomes a duplicate of that record's cluster root.

@@ -2,16 +2,16 @@
 
 Each article is split in two (``ProbeArticles``): the article itself, keyed by a join key (its
 record uid and a nonce), waits in ``HoldArticles``; a small *probe* (uid, identity, node, exact
-keys, band keys, b-bit sketch: ~0.6 KB whatever the article's size) walks the stateful stages
-keyed by its keys: content hash (``SeenText``), canonical URL (``SeenUrl``), guid
-(``SeenGuid``), one after the other (a text match with an earlier run waits for the guid/URL
-stages to tell a copy from the same entry read again), then, if still undecided, one element per
-MinHash band into ``NearBands`` (a single stage keyed by band key; a band key starts with its
-band number).  A probe with no key for an exact stage (no URL, no guid), or already decided, is
-routed around it (``KeyBy*`` -> ``After*``, counted ``dedup/bypassed/<stage>``): there is no
-hot "" key; texts too short for a signature send nothing to ``NearBands``.  The exact verdict
-and every band result are joined to the held article by its join key; ``ResolveStream`` turns
-the decision into a row carrying its index row.
+keys, band keys, b-bit sketch: ~1.4 KB pickled, mostly its 16 band keys, whatever the article's
+size) walks the stateful stages keyed by its keys: content hash (``SeenText``), canonical URL
+(``SeenUrl``), guid (``SeenGuid``), one after the other (a text match with an earlier run waits
+for the guid/URL stages to tell a copy from the same entry read again), then, if still
+undecided, one element per MinHash band into ``NearBands`` (a single stage keyed by band key; a
+band key starts with its band number). A probe with no key for an exact stage (no URL, no guid),
+or already decided, is routed around it (``KeyBy*`` -> ``After*``, counted
+``dedup/bypassed/<stage>``): there is no hot "" key; texts too short for a signature send
+nothing to ``NearBands``. The exact verdict and every band result are joined to the held article
+by its join key; ``ResolveStream`` turns the decision into a row carrying its index row.
 
 State is bounded by ``--dedup-horizon`` in **event time**: every entry (an exact key's owner, a
 band bucket's members, an earlier run's key, a held article) is cleared by an event-time timer

@@ -27,3 +27,196 @@ def fix_local_runner_metrics() -> None:
 
     fn_runner.consolidate_monitoring_infos = consolidate_to_list
     setattr(fn_runner, _APPLIED, True)
+
+
+_TIMERS_APPLIED = "_newsbeam_event_timers_fixed"
+_HELD = "_newsbeam_held_timers"
+_STREAMING = "_newsbeam_streaming_run"
+
+
+def _mark_streaming_runs() -> None:
+    """The streaming fixes below act only inside ``run_pipeline`` of a pipeline whose options say
+    ``--streaming``: a batch job in the same process (tests) runs the unpatched logic."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    runner = fn_runner.FnApiRunner
+    if getattr(runner, "_newsbeam_marks_streaming", False):
+        return
+    run_pipeline = runner.run_pipeline
+
+    def run_pipeline_marked(self, pipeline, options):
+        setattr(self, _STREAMING, bool(options.view_as(StandardOptions).streaming))
+        return run_pipeline(self, pipeline, options)
+
+    runner.run_pipeline = run_pipeline_marked
+    runner._newsbeam_marks_streaming = True
+
+
+def _streaming(runner) -> bool:
+    return getattr(runner, _STREAMING, False)
+
+
+def fix_local_runner_event_timers() -> None:
+    """Event-time timers that wait for the wall clock on Beam 2.77's FnApiRunner.
+
+    The FnApiRunner runs an unbounded pipeline (a ``PeriodicImpulse``) as a loop of bundles but
+    does not propagate the splittable DoFn's watermark: every stage downstream of it sees an
+    input watermark of +infinity, so an event-time timer fires right after the bundle that set
+    it (a dedup entry with a 7-day horizon was cleared within milliseconds; see
+    ``tests/test_streaming_state.py::test_local_runner_event_timers_wait_for_the_clock``).  Elements of
+    a polled stream are stamped with the wall clock, so the wall clock is an upper bound of their
+    true watermark.  The patch holds every event-time timer whose firing time is still ahead of
+    the runner's clock and releases it once the clock reaches it, or when nothing else is left to
+    run (the input has ended: the true watermark is +infinity, so every timer is due).  Held
+    timers do not hold the stage's watermark (it was +infinity anyway).  Each timer is held on
+    its own (a bundle's timers are split by firing time).  Only streaming runs are affected; nothing
+    changes for batch runs, other runners,
+    for processing-time timers, or for timers already due; idempotent.
+    """
+    import heapq
+    import itertools
+
+    from apache_beam.coders.coder_impl import create_OutputStream
+    from apache_beam.portability.api import beam_runner_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.fn_api_runner.execution import ListBuffer
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import DataInput
+    from apache_beam.utils import timestamp
+
+    _mark_streaming_runs()
+    runner = fn_runner.FnApiRunner
+    if getattr(runner, _TIMERS_APPLIED, False):
+        return
+    order = itertools.count()  # ties between timers due at the same time: first held, first released
+    run_bundle = runner._run_bundle
+    execute_bundle = runner._execute_bundle
+    schedule_ready_bundles = runner._schedule_ready_bundles
+
+    def held_timers(context) -> list:
+        if not hasattr(context, _HELD):
+            setattr(context, _HELD, [])
+        return getattr(context, _HELD)
+
+    def run_and_hold_early_event_timers(self, context, bundle_context_manager, bundle_input, *args, **kwargs):
+        result, deferred, newly_set_timers, watermark_updates = run_bundle(
+            self, context, bundle_context_manager, bundle_input, *args, **kwargs)
+        if not _streaming(self):
+            return result, deferred, newly_set_timers, watermark_updates
+        now = timestamp.Timestamp.of(context.clock.time())
+        due = {}
+        for family, (timer_data, target) in newly_set_timers.items():
+            _, time_domain = bundle_context_manager.stage_timer_outputs[family]
+            if time_domain != beam_runner_api_pb2.TimeDomain.EVENT_TIME:
+                due[family] = (timer_data, target)
+                continue
+            coder = bundle_context_manager.get_timer_coder_impl(*family)
+            ready, ready_at = create_OutputStream(), None
+            by_time: dict = {}
+            for encoded in timer_data:
+                for timer in coder.decode_all(encoded):
+                    by_time.setdefault(timer.fire_timestamp, []).append(timer)
+            for fire_at, timers in sorted(by_time.items()):
+                out = ready if fire_at <= now else create_OutputStream()
+                for timer in timers:
+                    coder.encode_to_stream(timer, out, True)
+                if fire_at <= now:
+                    ready_at = fire_at if ready_at is None else ready_at
+                    continue
+                buffer = ListBuffer(coder_impl=coder)
+                buffer.append(out.get())
+                held = held_timers(context)
+                heapq.heappush(held, (fire_at, next(order), bundle_context_manager.stage.name, family, buffer,
+                                      list(bundle_input.data.keys())))
+            if ready_at is not None:
+                buffer = ListBuffer(coder_impl=coder)
+                buffer.append(ready.get())
+                due[family] = (buffer, ready_at)
+            else:  # the held timers must not hold the stage's watermark (downstream would stall)
+                watermark_updates[family] = timestamp.MAX_TIMESTAMP
+        return result, deferred, due, watermark_updates
+
+    def release(context, input_ended: bool) -> None:
+        held = held_timers(context)
+        if not held:
+            return
+        now = timestamp.Timestamp.of(context.clock.time())
+        while held and (input_ended or held[0][0] <= now):  # a heap: the earliest timer first
+            _fire_at, _order, stage_name, family, buffer, inputs = heapq.heappop(held)
+            empty = {name: ListBuffer(None) for name in inputs}
+            context.queues.ready_inputs.enque((stage_name, DataInput(empty, {family: buffer})))
+
+    def execute_then_release_due(self, context, *args, **kwargs):
+        result = execute_bundle(self, context, *args, **kwargs)
+        release(context, input_ended=False)  # the loop keeps running bundles while the source is alive
+        return result
+
+    def schedule_then_release_at_end(self, context):
+        schedule_ready_bundles(self, context)
+        queues = context.queues
+        release(context, input_ended=not (len(queues.ready_inputs) or len(queues.time_pending_inputs)
+                                          or len(queues.watermark_pending_inputs)))
+
+    runner._run_bundle = run_and_hold_early_event_timers
+    runner._execute_bundle = execute_then_release_due
+    runner._schedule_ready_bundles = schedule_then_release_at_end
+    setattr(runner, _TIMERS_APPLIED, True)
+
+
+_FLOW_APPLIED = "_newsbeam_streaming_flow_fixed"
+
+
+def fix_local_runner_flatten_flow() -> None:
+    """Let elements cross a stage boundary while a splittable source is still running.
+
+    The FnApiRunner fuses a ``PeriodicImpulse`` with every ParDo after it into one stage, which
+    is why a linear streaming pipeline writes files while it runs.  A ``Flatten`` (or any input
+    with several producers) ends the fusion, and the runner schedules the next stage's input
+    only when the input watermark reaches +infinity: behind the splittable DoFn that is when
+    the source ends, so a job with a Flatten after its source wrote nothing until ``--duration``
+    was over (and nothing at all when stopped with Ctrl-C); moreover the runner looks at pending
+    inputs only when no bundle is ready, and a running source always is.  After every bundle, the
+    patch schedules such pending data at once when it is plain elements (no ``GroupByKey`` buffer, no timers) for a stage
+    without side inputs: ParDos need no watermark to process elements.  Grouped data and stages
+    with side inputs still wait as before; idempotent; only the local runner's module.
+    """
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.fn_api_runner.execution import GroupingBuffer, WindowGroupingBuffer
+
+    _mark_streaming_runs()
+    runner = fn_runner.FnApiRunner
+    if getattr(runner, _FLOW_APPLIED, False):
+        return
+    execute_bundle = runner._execute_bundle
+
+    def plain(context, stage_name: str, data_input) -> bool:
+        if data_input.timers or context.watermark_manager.get_stage_node(stage_name).side_inputs:
+            return False
+        return not any(isinstance(b, (GroupingBuffer, WindowGroupingBuffer)) for b in data_input.data.values())
+
+    def execute_then_schedule_plain_data(self, context, *args, **kwargs):
+        result = execute_bundle(self, context, *args, **kwargs)
+        if not _streaming(self):
+            return result
+        # the loop schedules pending inputs only when nothing is ready, which never happens while a
+        # splittable source keeps re-queueing itself: move plain data on after every bundle
+        pending = context.queues.watermark_pending_inputs
+        waiting = []
+        while len(pending) > 0:
+            (stage_name, watermark), data_input = pending.deque()
+            if plain(context, stage_name, data_input):
+                context.queues.ready_inputs.enque((stage_name, data_input))
+            else:
+                waiting.append(((stage_name, watermark), data_input))
+        for entry in waiting:
+            pending.enque(entry)
+        return result
+
+    runner._execute_bundle = execute_then_schedule_plain_data
+    setattr(runner, _FLOW_APPLIED, True)
+
+
+def fix_local_runner_streaming() -> None:
+    """Both fixes a streaming job needs on the local runner (``build_streaming_pipeline``)."""
+    fix_local_runner_event_timers()
+    fix_local_runner_flatten_flow()

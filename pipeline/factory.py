@@ -11,6 +11,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.utils import shared
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
+from pipeline.beam_fixes import fix_local_runner_streaming
 from pipeline.dedup import DeduplicateArticles
 from pipeline.dedup.streaming import DeduplicateStream
 from pipeline.normalize import NormalizeArticles
@@ -33,6 +34,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
     """The unbounded job: polled feeds and/or Pub/Sub messages -> the same normalise, dedup and
     tag steps -> Parquet files published per bundle.  ``messages``/``ticks`` replace the
     sources (tests feed them from a TestStream)."""
+    fix_local_runner_streaming()  # event-time timers and data behind a Flatten on the local runner (beam_fixes.py)
     records, rejects, health = [], [], None
     if options.feeds:
         if ticks is None:

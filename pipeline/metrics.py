@@ -17,3 +17,12 @@ COMPONENT_CHANGES = "components/changes/round_{round}"  # edges replaced by the 
 COMPONENT_LAST_ROUND_CHANGES = "components/changes_last_round"  # 0 proves the rounds reached the fixed point
 COMPONENT_UNSETTLED = "components/unsettled_nodes"  # nodes whose neighbours disagree on the label after the rounds
 COMPONENT_FALLBACK_EDGES = "components/fallback_edges"  # edges finished by the capped union-find
+# Streaming dedup (pipeline/dedup/streaming.py): keyed state bounded by --dedup-horizon.
+DEDUP_STATE_WRITTEN = "dedup_state_written"  # entries put into keyed state (claims, bucket members, history)
+DEDUP_STATE_EXPIRED = "dedup_state_expired"  # entries cleared by their horizon timer
+DEDUP_KEYED = "dedup/keyed/{stage}"  # probes that entered a keyed stage (stage: text, url, guid, band)
+DEDUP_BYPASSED = "dedup/bypassed/{stage}"  # probes with no key for a stage (or already decided): routed around it
+DEDUP_HISTORY_AFTER_CLAIM = "dedup/history_after_claim"  # an earlier run's key arrived after this run claimed it
+DEDUP_VERDICT_TIMEOUT = "dedup/verdict_timeout"  # article held past the horizon without a verdict: kept
+DEDUP_VERDICT_ORPHAN = "dedup/verdict_orphan"  # a verdict whose article was already released
+NEAR_OVERSIZED = "near/oversized_buckets"  # band members not stored because the bucket was full

@@ -43,7 +43,7 @@ def test_streaming_job_translates():
     assert job_type == "JOB_TYPE_STREAMING"
     assert {"PollTicks", "PollFeeds", "ReadFromPubSub", "ParseMessages", "NormalizeArticles", "DeduplicateStream",
             "TagArticles", "WriteStream"} <= names
-    assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBand15", "PollFeeds/PollFeed"} <= names
+    assert {"DeduplicateStream/SeenText", "DeduplicateStream/NearBands", "PollFeeds/PollFeed"} <= names
 
 
 def test_a_dry_run_prints_the_plan_writes_nothing_and_exits_0(tmp_path, capsys):

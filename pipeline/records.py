@@ -22,3 +22,8 @@ class RawRecord:
     position: Optional[int] = None
     raw: Optional[bytes] = None
     context: Optional[dict] = None
+
+
+# A kept article or duplicate row of streaming dedup carries its IndexRecord under this transient
+# key, so the streaming sink publishes the row and its index entry in one commit.
+INDEX_ROW = "_index_row"

@@ -101,7 +101,7 @@ def test_every_entry_written_is_cleared_by_a_timer():
     articles = [(0, _article("A", TEXT_A, guid="g-a")), (10, _article("B", TEXT_B, guid="g-b")),
                 (20, _article("A again", TEXT_A, guid="g-c"))]  # a duplicate: it claims no key
     counters = _run_counted(articles)
-    entries_per_article = 2 + MinHashConfig().bands
+    entries_per_article = 2 + MinHashConfig().band_key_count
     assert counters[metrics.DEDUP_STATE_WRITTEN] == 2 * entries_per_article
     assert counters[metrics.DEDUP_STATE_EXPIRED] == counters[metrics.DEDUP_STATE_WRITTEN]
 
@@ -171,79 +171,6 @@ def test_history_enters_by_key(tmp_path):
 
 
 # --- the streaming graph: no side input derived from data ----------------------------------------
-
-_SOURCES = ("TestStream", "PeriodicImpulse", "ReadFromPubSub", "_ReadFromPubSub")
-
-
-def data_side_inputs(pipeline: beam.Pipeline) -> list[tuple[str, str]]:
-    """``(consumer label, side input producer label)`` for every side input that derives from
-    data: one of whose ancestors is a streaming source or a DoFn of this project (which reads
-    or transforms records at run time).  Constant ``Create``s through Beam's own transforms are fine."""
-    found = []
-
-    def derived(pvalue, seen) -> bool:
-        producer = pvalue.producer
-        if producer is None or producer.full_label in seen:
-            return False
-        seen.add(producer.full_label)
-        transform = producer.transform
-        if type(transform).__name__ in _SOURCES:
-            return True
-        fn = getattr(transform, "fn", None)
-        if isinstance(transform, beam.ParDo) and type(fn).__module__.startswith("pipeline."):
-            return True
-        parent = producer.parent
-        while parent is not None:
-            if type(parent.transform).__name__ in _SOURCES:
-                return True
-            parent = parent.parent
-        return any(derived(i, seen) for i in producer.inputs if isinstance(i, beam.pvalue.PCollection))
-
-    class Visitor(beam.pipeline.PipelineVisitor):
-        def visit_transform(self, applied):
-            for side in applied.side_inputs:
-                if derived(side.pvalue, set()):
-                    found.append((applied.full_label, side.pvalue.producer.full_label))
-
-    pipeline.visit(Visitor())
-    return sorted(found)
-
-
-def test_streaming_graph_has_no_side_input_derived_from_data(tmp_path):
-    from pipeline.factory import build_streaming_pipeline
-    from pipeline.job import parse_options
-
-    feeds = tmp_path / "feeds.txt"
-    feeds.write_text("http://127.0.0.1:9/feed\n")
-    options, nb = parse_options(["--streaming", "--feeds", str(feeds), "--input-topic", "projects/p/topics/t",
-                                 "--output", str(tmp_path / "out")])
-    p = beam.Pipeline(options=options)
-    ticks = p | "Ticks" >> TestStream().add_elements([1.0]).advance_watermark_to_infinity()
-    messages = p | "Messages" >> TestStream().add_elements([b"{}"]).advance_watermark_to_infinity()
-    build_streaming_pipeline(p, nb, run_id="graph", messages=messages, ticks=ticks)
-    found = data_side_inputs(p)
-    assert not [f for f in found if f[0].startswith("DeduplicateStream/")]
-    # outside dedup one remains (not this module's; reported to the lead): the feed-state seeds
-    # of PollFeed (they grow with the number of feeds, not of articles)
-    assert [consumer for consumer, _ in found] == ["PollFeeds/PollFeed/ParDo(PollFeedFn)"]
-
-
-def test_the_helper_sees_a_data_side_input():
-    """The check can fail: the old design's AsMultiMap of the history is caught."""
-    p = beam.Pipeline(options=_stream_options())
-    data = p | "Data" >> TestStream().add_elements([("k", 1)]).advance_watermark_to_infinity()
-    keys = p | "Pattern" >> beam.Create(["x"]) | "List" >> beam.ParDo(_ProjectFn())
-    data | "Lookup" >> beam.Map(lambda kv, lookup: kv, beam.pvalue.AsMultiMap(keys))
-    assert data_side_inputs(p) == [("Lookup", "List")]
-
-
-class _ProjectFn(beam.DoFn):
-    def process(self, element):
-        yield element, element
-
-
-_ProjectFn.__module__ = "pipeline.test_only"  # stands for a DoFn of the project
-
 
 # --- the local runner -------------------------------------------------------------------------
 

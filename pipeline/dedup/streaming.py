@@ -61,6 +61,7 @@ from apache_beam.typehints.native_type_compatibility import convert_to_beam_type
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 
 from pipeline import metrics
+from pipeline.records import INDEX_ROW
 from pipeline.dedup.exact import duplicate_row, exact_keys, existing_member, index_row, key_label, node_of, record_uid
 from pipeline.dedup.index import ListFilesFn, index_pattern, read_index_table
 from pipeline.dedup.minhash import MinHashConfig, MinHasher, sketch
@@ -453,7 +454,6 @@ class HoldArticlesFn(beam.DoFn):
             _LOG.error("dedup: verdict parts for %s arrived after their article was released", join)
 
 
-INDEX_ROW = "_index_row"  # transient: a row's IndexRecord travels with it, so the sink publishes both in one commit
 
 
 class ResolveStreamingFn(beam.DoFn):

@@ -17,12 +17,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import metrics
+from pipeline.records import INDEX_ROW
 from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks.commit import StagedFile, commit_and_publish
 from pipeline.sinks.parquet import PARTITIONERS, final_path, temp_folder, write_temp_parquet
 from pipeline.sinks.rejected import rejected_to_rows
 
-INDEX_ROW = "_index_row"  # the transient field streaming dedup fills (pipeline.dedup.streaming.INDEX_ROW)
 
 
 class RouteToDatasetFn(beam.DoFn):

@@ -182,8 +182,10 @@ class FetchFeedsFn(beam.DoFn):
         self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="newsbeam-fetch")
         self._metrics = FeedMetrics()
 
-    def process(self, urls: list, states: dict):
-        futures = [self._pool.submit(fetch_and_parse, self._session, url, self._config, states.get(url)) for url in urls]
+    def process(self, feeds: list):
+        """``feeds``: ``[(url, validators or None), ...]``."""
+        futures = [self._pool.submit(fetch_and_parse, self._session, url, self._config, validators)
+                   for url, validators in feeds]
         for future in futures:
             yield from self._metrics.outputs(*future.result())  # fetch_and_parse never raises
 
@@ -194,6 +196,22 @@ class FetchFeedsFn(beam.DoFn):
         session = getattr(self, "_session", None)
         if session is not None:
             session.close()
+
+
+class KeyFeedUrlFn(beam.DoFn):
+    def process(self, url: str):
+        yield url, None
+
+
+class FeedWithStateFn(beam.DoFn):
+    """``(url, {"listed": [...], "state": [...]})`` -> ``(url, validators or None)`` for a listed
+    feed (state of a feed no longer listed is dropped)."""
+
+    def process(self, joined):
+        url, groups = joined
+        if groups["listed"]:
+            states = list(groups["state"])
+            yield url, (states[0] if states else None)
 
 
 class ReadFeeds(beam.PTransform):
@@ -217,11 +235,13 @@ class ReadFeeds(beam.PTransform):
             | "FeedStateRoot" >> beam.Create([self._output])
             | "LoadFeedState" >> beam.ParDo(LoadFeedStateFn())
         )
+        keyed = listed.urls | "KeyFeedUrls" >> beam.ParDo(KeyFeedUrlFn())
         fetched = (
-            listed.urls
-            | "UniqueFeeds" >> beam.Distinct()  # also spreads the feeds over workers
+            {"listed": keyed, "state": states}
+            | "JoinFeedState" >> beam.CoGroupByKey()  # by feed URL: also makes each feed once and spreads them
+            | "FeedsWithState" >> beam.ParDo(FeedWithStateFn())
             | "BatchFeeds" >> beam.BatchElements(min_batch_size=1, max_batch_size=4 * self._concurrency)
-            | "FetchFeeds" >> beam.ParDo(FetchFeedsFn(self._config, self._concurrency), beam.pvalue.AsDict(states))
+            | "FetchFeeds" >> beam.ParDo(FetchFeedsFn(self._config, self._concurrency))
             .with_outputs(REJECTED, HEALTH, main="records")
         )
         rejected = (listed[REJECTED], fetched[REJECTED]) | "CollectFeedRejects" >> beam.Flatten()

@@ -49,7 +49,10 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
 def query_rows(output: str, sql: str, attempts: int = 10) -> tuple[list[str], list[tuple]]:
     """Columns and rows of ``sql`` over the committed data.  A file listed as committed can be
     replaced by a commit published while the query runs (a compaction, a roll-forward): the query
-    then fails on the missing file and is run again on a fresh listing, never answered from a mix."""
+    then fails on the missing file and is run again on a fresh listing (after a short, growing
+    pause, so that it gets past a burst of commits), never answered from a mix."""
+    import time
+
     for attempt in range(attempts):
         con = connect(output)
         try:
@@ -60,6 +63,7 @@ def query_rows(output: str, sql: str, attempts: int = 10) -> tuple[list[str], li
         except duckdb.IOException:
             if attempt == attempts - 1:
                 raise
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
         finally:
             con.close()
     raise AssertionError("unreachable")

@@ -6,10 +6,10 @@
     ranges -> MeasureWindows -> GroupWindowsByFile -> NumberWindows -> SpreadWindows (Reshuffle)
            -> ReadWindows: each range read by whichever worker gets it, records numbered as if
               the file had been read whole
-    whole files -> ReadRecords; the records of a multi-record file read whole (gzip, JSON, CSV, a
-             feed, a small JSONL) -> SpreadRecords (Reshuffle), so fusion does not pin everything
-             after the read to the one worker that read the file (a 10 GB .jsonl.gz then uses every
-             worker downstream, not one)
+    whole files -> ReadRecords; the records of a big non-splittable file (gzip, or a JSON, CSV or
+             feed file over --split-bytes) -> SpreadRecords (Reshuffle), so fusion does not pin
+             everything after the read to the one worker that read the file (a 10 GB .jsonl.gz then
+             uses every worker downstream, not one); small files are spread as files already
 
 Every exception on one file or record is a rejected row (``read_file_records`` never raises).
 """
@@ -27,7 +27,7 @@ from pipeline import metrics, reasons
 from pipeline.errors import Rejection
 from pipeline.progress import BYTES, READ, ProgressTally
 from pipeline.normalize.decode import bom_encoding
-from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, read_file_records
+from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, _strip_gzip, read_file_records
 from pipeline.sources.ranges import (
     DEFAULT_SPLIT_BYTES,
     Window,
@@ -144,12 +144,17 @@ class ReadWindowFn(beam.DoFn):
 
 
 class ReadFileRecordsFn(beam.DoFn):
-    """``(path, size)`` of one file -> its records (``RawRecord``; ``MANY`` for multi-record
-    formats) and rejections (``read_file_records`` never raises)."""
+    """``(path, size)`` of one file -> its records (``RawRecord``) and rejections
+    (``read_file_records`` never raises).  The records of a big non-splittable file (compressed,
+    or over ``spread_bytes``) go to ``MANY``, to be reshuffled; those of a small file stay where
+    they are read: files are already spread over the workers, and a reshuffle of every record
+    would cost a shuffle per record for nothing."""
 
-    def __init__(self, input_format: Optional[str] = None, max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES):
+    def __init__(self, input_format: Optional[str] = None, max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+                 spread_bytes: int = DEFAULT_SPLIT_BYTES):
         self._input_format = input_format
         self._max_decompressed_bytes = max_decompressed_bytes
+        self._spread_bytes = spread_bytes
 
     def setup(self) -> None:
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.RECORDS_READ)
@@ -157,13 +162,14 @@ class ReadFileRecordsFn(beam.DoFn):
 
     def process(self, file):
         path, size = file if isinstance(file, tuple) else (file, 0)
+        big = size > self._spread_bytes or _strip_gzip(path)[1]
         for item in read_file_records(path, _open_raw, self._input_format,
                                       max_decompressed_bytes=self._max_decompressed_bytes):
             self._read.inc()
             self._progress.add(READ)
             if isinstance(item, Rejection):
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
-            elif item.input_format in SINGLE_RECORD_FORMATS:
+            elif not big or item.input_format in SINGLE_RECORD_FORMATS:
                 yield item
             else:
                 yield beam.pvalue.TaggedOutput(MANY, item)
@@ -197,7 +203,8 @@ class ReadArticleFiles(beam.PTransform):
             | "PlanReads" >> beam.ParDo(PlanReadsFn(self._input_format, self._split_bytes)).with_outputs(RANGES, main="whole")
         )
         whole = planned.whole | "ReadRecords" >> beam.ParDo(
-            ReadFileRecordsFn(self._input_format, self._max_decompressed_bytes)).with_outputs(REJECTED, MANY, main="single")
+            ReadFileRecordsFn(self._input_format, self._max_decompressed_bytes, self._split_bytes)
+        ).with_outputs(REJECTED, MANY, main="single")
         numbered = (
             planned[RANGES]
             | "MeasureWindows" >> beam.ParDo(MeasureWindowFn())

@@ -1,0 +1,149 @@
+"""Topics from a learned classifier: multi-label IPTC Media Topics (the 17 top-level codes).
+
+A linear model per topic (one-vs-rest logistic regression) over a fixed vocabulary of word and
+word-bigram features of the headline and the first ``MAX_BODY_CHARS`` characters of the body,
+trained by ``benchmarks/train_topics.py`` (``make train-topics``; the numpy trainer is
+:mod:`pipeline.tagging.training`).  Each topic's raw score is mapped to a probability by a
+per-topic Platt scaling fitted on out-of-fold scores of the training data, so a score is "how often
+an article scored like this carried the topic" in that data.
+
+Which topics an article gets (:func:`select_topics`):
+
+* the best topic when its probability is at least ``FLOOR`` (0.15);
+* every further topic whose probability is at least ``THRESHOLD`` (0.5);
+* at most ``MAX_TOPICS`` (4), best first; ``[]`` when even the best is below the floor.
+
+Inference is a few lines of numpy (no scikit-learn), the weights ship with the package
+(``pipeline/tagging/data/topic_model.npz``, described by ``topic_model.json``), nothing is
+downloaded.  Features, in :func:`features`: the text is lower-cased, split into runs of letters
+and digits (any script), tokens of one character dropped and numbers folded to ``<num>``; the
+features are title words (``t:`` prefix), words and adjacent-word bigrams of title + body, each
+``1 + ln(count)``, the vector L2-normalised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from contextlib import nullcontext
+from importlib import resources
+from typing import Optional, Sequence
+
+import numpy as np
+
+MAX_BODY_CHARS = 1500
+FLOOR = 0.15
+THRESHOLD = 0.5
+MAX_TOPICS = 4
+
+_TOKEN = re.compile(r"[^\W_]+")
+MODEL_FILE = "topic_model.npz"
+META_FILE = "topic_model.json"
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens (letters/digits of any script); 1-character tokens dropped, numbers -> ``<num>``."""
+    out = []
+    for tok in _TOKEN.findall(text.lower()):
+        if len(tok) < 2:
+            continue
+        out.append("<num>" if tok.isdigit() else tok)
+    return out
+
+
+def features(title: str, text: str) -> Counter:
+    """Raw feature counts of one article (before the vocabulary and weighting)."""
+    head = tokens(title or "")
+    words = head + tokens((text or "")[:MAX_BODY_CHARS])
+    counts: Counter = Counter(words)
+    counts.update(["t:" + w for w in head])
+    counts.update([f"{a} {b}" for a, b in zip(words, words[1:])])
+    return counts
+
+
+def vectorize(counts: Counter, vocab: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(feature indices, values): ``1 + ln(count)`` for features in ``vocab``, L2-normalised."""
+    idx, val = [], []
+    for feat, count in counts.items():
+        j = vocab.get(feat)
+        if j is not None:
+            idx.append(j)
+            val.append(1.0 + math.log(count))
+    if not idx:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    values = np.asarray(val, dtype=np.float32)
+    values /= np.sqrt(np.dot(values, values))
+    return np.asarray(idx, dtype=np.int64), values
+
+
+def select_topics(probabilities: Sequence[float], codes: Sequence[str], labels: Sequence[str]) -> list[dict]:
+    """``[{code, label, score}]`` best first: the best topic if >= FLOOR, others if >= THRESHOLD, at most MAX_TOPICS."""
+    order = sorted(range(len(codes)), key=lambda i: (-probabilities[i], codes[i]))
+    out = []
+    for rank, i in enumerate(order[:MAX_TOPICS]):
+        p = float(probabilities[i])
+        if p < (FLOOR if rank == 0 else THRESHOLD):
+            break
+        out.append({"code": codes[i], "label": labels[i], "score": round(p, 4)})
+    return out
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class TopicModel:
+    """The shipped (or a given) topic model; build once per worker (~0.1 s)."""
+
+    name = "model"
+
+    def __init__(self, path: Optional[str] = None) -> None:
+        source = nullcontext(path) if path else resources.as_file(resources.files("pipeline.tagging") / "data" / MODEL_FILE)
+        with source as real:
+            with np.load(real, allow_pickle=False) as data:
+                self.codes: list[str] = [str(c) for c in data["codes"]]
+                self.labels: list[str] = [str(c) for c in data["labels"]]
+                vocab = bytes(data["vocab_utf8"]).decode("utf-8").split("\n")
+                self.weights = data["weights"].astype(np.float32)          # (features, topics)
+                self.bias = data["bias"].astype(np.float32)                # (topics,)
+                self.calibration = data["calibration"].astype(np.float64)  # (topics, 2): a, b
+        self._index(vocab)
+
+    @classmethod
+    def from_arrays(cls, codes, labels, vocab, weights, bias, calibration) -> "TopicModel":
+        """A model from arrays in memory (the trainer's output), exactly as it would load from a file."""
+        model = cls.__new__(cls)
+        model.codes, model.labels = list(codes), list(labels)
+        model.weights = np.asarray(weights).astype(np.float32)
+        model.bias = np.asarray(bias).astype(np.float32)
+        model.calibration = np.asarray(calibration).astype(np.float64)
+        model._index(list(vocab))
+        return model
+
+    def _index(self, vocab: list) -> None:
+        self.vocab = {feat: j for j, feat in enumerate(vocab)}
+        if self.weights.shape != (len(vocab), len(self.codes)):
+            raise ValueError(f"topic model: weights {self.weights.shape} do not match {len(vocab)} features x {len(self.codes)} topics")
+
+    def scores(self, title: str, text: str) -> np.ndarray:
+        """Raw linear scores per topic."""
+        idx, val = vectorize(features(title, text), self.vocab)
+        return val @ self.weights[idx] + self.bias
+
+    def probabilities(self, title: str, text: str) -> np.ndarray:
+        z = self.scores(title, text).astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-(self.calibration[:, 0] * z + self.calibration[:, 1])))
+
+    def classify(self, title: str, text: str) -> list[dict]:
+        return select_topics(self.probabilities(title, text), self.codes, self.labels)
+
+
+def model_metadata() -> dict:
+    return json.loads((resources.files("pipeline.tagging") / "data" / META_FILE).read_text("utf-8"))

@@ -15,7 +15,7 @@
    ``benchmarks/labels/topics_judged.tsv`` (same rows plus a 0/1 ``correct`` column per emitted
    topic) exists, the precision of emitted topics (all, by rank, by topic) is reported.
 3. Places: the share of BBC articles with at least one place, the most frequent places, and
-   precision/recall on the German paragraphs of ``benchmarks/data/german_places.tsv``.
+   precision/recall on the German paragraphs of ``benchmarks/sets/german_places.tsv``.
 4. Cost: tagging time per article (median and p95) for each tagger and in all; set-up time of the
    Tagger and of the topic model alone.
 5. Rule-based people/organisations: a seeded sample written to
@@ -113,7 +113,7 @@ def evaluate(name: str, rows: list[tuple[str, str, str, dict]], tagger_for, clas
 def german_places(gazetteer) -> dict:
     from pipeline.tagging.places import find_places
 
-    lines = [line for line in (HERE / "data" / "german_places.tsv").read_text("utf-8").splitlines() if not line.startswith("#")]
+    lines = [line for line in (HERE / "sets" / "german_places.tsv").read_text("utf-8").splitlines() if not line.startswith("#")]
     expected_n = found_n = correct = 0
     details = []
     for row in csv.DictReader(lines, delimiter="\t"):

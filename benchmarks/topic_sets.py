@@ -7,7 +7,7 @@ recall, F1 and macro-F1 are computed.  The maps were written before any evaluati
 * **BBC** (``../shared/corpora/bbc``, 2,225 articles, five classes; also a training source, so the
   model is evaluated by 5-fold cross-validation grouped by text): business -> 04000000,
   entertainment -> 01000000, politics -> 11000000, sport -> 15000000, tech -> 13000000.
-* **AG News** (``benchmarks/data/ag_news_test_sample.tsv``): 187 items of the AG News test set
+* **AG News** (``benchmarks/sets/ag_news_test_sample.tsv``): 187 items of the AG News test set
   (title + description, four classes), the rows read at offsets 0, 600,000 and 1,200,000 of
   ``ag_news_csv/test.csv`` in the public repository
   madhubandru/Text-Classification-on-News-Articles-using-BERT-Framework @ 082f2db7 (the
@@ -17,7 +17,7 @@ recall, F1 and macro-F1 are computed.  The maps were written before any evaluati
   Sports <- sport; Business <- economy/business/finance, labour; Sci/Tech <- science and
   technology, environment.  Others (arts, education, health, human interest, lifestyle, weather)
   map to no class.
-* **UCI News Aggregator** (``benchmarks/data/uci_news_headlines_sample.tsv``): 107 headlines (headline
+* **UCI News Aggregator** (``benchmarks/sets/uci_news_headlines_sample.tsv``): 107 headlines (headline
   only) of 18 stories, six per story at most, from the first rows (10-11 March 2014) of
   ``uci-news-aggregator.csv`` in the public repositories pratikaher88/IPythonNotebooks @ 8482bf77
   and ankurbag/my-refugee-app @ 96a133cf (Gasparetti, UCI ML Repository, CC BY 4.0).  Only three
@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "sets"
 
 BBC_CLASSES = {
     "medtop:04000000": "business",

@@ -279,3 +279,14 @@ def test_topics_option_on_the_command_line(tmp_path):
     assert rows
     for title, text, codes in rows:  # exactly the taxonomy's topics, not the model's
         assert codes == [t["code"] for t in classify_topics(title, text, taxonomy)]
+
+
+def test_a_bare_english_headline_misread_as_another_language_is_still_tagged(tagger):
+    headline = tagger.tag(_article("Carl Icahn slams eBay CEO", ""))
+    assert headline["language"] != "en" and headline["language_score"] < 0.5  # the detector's guess is kept...
+    assert tagger.language_of(headline) == "en" and headline["topics"]         # ...but English taggers run
+    german = tagger.tag(_article("Bundesregierung beschließt Hilfen für Landwirte", ""))
+    assert german["language"] == "de" and tagger.language_of(german) == "de"
+    assert german["topics"] == [] and german["keywords"] == []
+    declared = _article("Carl Icahn slams eBay CEO", "", language="de", language_score=None)
+    assert tagger.language_of(tagger.tag(declared)) == "de"                      # the input's word is final

@@ -3,7 +3,10 @@
 Each tagger runs only on the languages it supports, read from the article's ``language`` (declared
 by the input or detected): topics (model or taxonomy), keywords (English stopwords) and the
 rule-based people/organisations are English-only; a spaCy model runs on its own language.  On an
-article in another language (or of unknown language) those columns stay empty.  Places run on every
+article in another language (or of unknown language) those columns stay empty.  One exception, for
+bare headlines: a detected language given with low confidence (``language_score`` below
+``SURE_SCORE``, i.e. a short text) counts as English when English is nearly as likely
+(``LanguageDetector.english_is_close``); a language given by the input is always taken as it is.  Places run on every
 language: the gazetteer matches Latin-script names, which name the same places in most European
 languages (measured on German text by ``benchmarks/eval_tagging.py``).
 """
@@ -20,6 +23,7 @@ from pipeline.tagging.topic_model import TopicModel
 from pipeline.tagging.topics import Taxonomy, classify_topics
 
 TOPIC_CHOICES = ("model", "taxonomy")
+SURE_SCORE = 0.5
 
 
 def flat_tags(article: dict) -> list[str]:
@@ -68,6 +72,16 @@ class Tagger:
         lang = getattr(getattr(self.entities, "nlp", None), "lang", None)
         self.entity_languages = frozenset({lang}) if lang and lang != "xx" else frozenset({"en"})
 
+    def language_of(self, article: dict) -> Optional[str]:
+        """The language the taggers go by: the article's, or 'en' for an unsure short text that English fits."""
+        language = article.get("language")
+        if language in (None, "en"):
+            return language
+        score = article.get("language_score")
+        if score is not None and score < SURE_SCORE and self.language.english_is_close(f"{article['title']}\n{article['text']}"):
+            return "en"
+        return language
+
     def classify(self, title: str, text: str) -> list[dict]:
         if self.topic_model is not None:
             return self.topic_model.classify(title, text)
@@ -75,16 +89,21 @@ class Tagger:
 
     def tag_batch(self, articles: list[dict]) -> list[dict]:
         articles = [tag_language(a, self.language) for a in articles]
-        wanted = [i for i, a in enumerate(articles) if a.get("language") in self.entity_languages]
+        languages = [self.language_of(a) for a in articles]
+        wanted = [i for i, lang in enumerate(languages) if lang in self.entity_languages]
         found = self.entities.extract([f"{articles[i]['title']}\n\n{articles[i]['text']}" for i in wanted])
         entity_lists: list[tuple[list[str], list[str]]] = [([], []) for _ in articles]
         for i, pair in zip(wanted, found):
             entity_lists[i] = pair
-        return [self.tag(article, persons, orgs) for article, (persons, orgs) in zip(articles, entity_lists)]
+        return [self._tag(article, lang, persons, orgs)
+                for article, lang, (persons, orgs) in zip(articles, languages, entity_lists)]
 
     def tag(self, article: dict, persons: Optional[list[str]] = None, organizations: Optional[list[str]] = None) -> dict:
         article = tag_language(article, self.language)
-        language = article.get("language")
+        return self._tag(article, self.language_of(article), persons, organizations)
+
+    def _tag(self, article: dict, language: Optional[str], persons: Optional[list[str]],
+             organizations: Optional[list[str]]) -> dict:
         if persons is None or organizations is None:
             persons, organizations = [], []
             if language in self.entity_languages:

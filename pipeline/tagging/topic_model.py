@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-MAX_BODY_CHARS = 1000
+MAX_BODY_CHARS = 600
 FLOOR = 0.15
 THRESHOLD = 0.5
 MAX_TOPICS = 4
@@ -128,48 +128,54 @@ class TopicModel:
         self._slope = np.ascontiguousarray(self.calibration[:, 0])
         self._intercept = np.ascontiguousarray(self.calibration[:, 1])
         self.vocab = {feat: j for j, feat in enumerate(vocab)}
+        self._num = self.vocab.get("<num>", len(vocab))
         if self.weights.shape != (len(vocab), len(self.codes)):
             raise ValueError(f"topic model: weights {self.weights.shape} do not match {len(vocab)} features x {len(self.codes)} topics")
         # bigram features by the vocabulary indices of their two words (both are features too: a
-        # bigram seen in MIN_DF documents has words seen in as many), sorted for a vectorised lookup
+        # bigram seen in MIN_DF documents has words seen in as many), sorted for a vectorised lookup;
+        # code = left * (n + 1) + right, where n (the vocabulary size) stands for a missing word
         n = len(vocab)
+        self._missing = n
         codes, ids = [], []
         for j, feat in enumerate(vocab):
             a, space, b = feat.partition(" ")
             if space:
                 ia, ib = self.vocab.get(a), self.vocab.get(b)
                 if ia is not None and ib is not None:
-                    codes.append(ia * n + ib)
+                    codes.append(ia * (n + 1) + ib)
                     ids.append(j)
         order = np.argsort(np.asarray(codes, dtype=np.int64), kind="stable")
         self._bigram_codes = np.asarray(codes, dtype=np.int64)[order]
         self._bigram_ids = np.asarray(ids, dtype=np.int64)[order]
+        if not len(self._bigram_codes):  # keep the lookup well-defined
+            self._bigram_codes = np.array([-1], dtype=np.int64)
+            self._bigram_ids = np.array([n], dtype=np.int64)
 
     def vector(self, title: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Same (indices, values) as ``vectorize(features(title, text), vocab)``, ~5x faster."""
-        get = self.vocab.get
-        head = tokens(title or "")
-        words = head + tokens((text or "")[:MAX_BODY_CHARS])
-        unigram = np.array([get(w, -1) for w in words], dtype=np.int64)
-        found = [unigram[unigram >= 0]]
-        if head:
-            title_ids = [get("t:" + w, -1) for w in head]
-            found.append(np.asarray([i for i in title_ids if i >= 0], dtype=np.int64))
-        if len(unigram) > 1 and len(self._bigram_codes):
-            left, right = unigram[:-1], unigram[1:]
-            both = (left >= 0) & (right >= 0)
-            pair = left[both] * len(self.vocab) + right[both]
-            at = np.searchsorted(self._bigram_codes, pair)
-            at[at == len(self._bigram_codes)] = 0
-            hit = self._bigram_codes[at] == pair
-            found.append(self._bigram_ids[at[hit]])
-        ids = np.concatenate(found)
-        if not len(ids):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx, counts = np.unique(ids, return_counts=True)
-        values = (1.0 + np.log(counts)).astype(np.float32)
-        values /= np.sqrt(np.dot(values, values))
-        return idx, values
+        """Same (indices, values) as ``vectorize(features(title, text), vocab)``, ~5x faster: words are
+        looked up once, bigrams found by their two word indices in one sorted search."""
+        get, missing = self.vocab.get, self._missing
+        head = _TOKEN.findall((title or "").lower())
+        words = head + _TOKEN.findall((text or "")[:MAX_BODY_CHARS].lower())
+        ids = [get(w, missing) for w in words]
+        if self._num != missing:  # numbers are one feature, <num>; only the misses can be numbers
+            for k in [k for k, v in enumerate(ids) if v == missing]:
+                if words[k].isdigit():
+                    ids[k] = self._num
+        ids += [get("t:<num>" if w.isdigit() else "t:" + w, missing) for w in head]
+        unigram = np.array(ids, dtype=np.int64)
+        n_words = len(words)
+        # a missing word is index ``missing`` (= vocabulary size), never part of a bigram code
+        pair = unigram[:n_words - 1] * (missing + 1) + unigram[1:n_words]
+        at = np.searchsorted(self._bigram_codes, pair)
+        np.minimum(at, len(self._bigram_codes) - 1, out=at)
+        found = np.concatenate((unigram, self._bigram_ids[at[self._bigram_codes[at] == pair]]))
+        idx, counts = np.unique(found[found < missing], return_counts=True)
+        if not len(idx):
+            return idx, np.zeros(0, dtype=np.float32)
+        values = np.log(counts) + 1.0
+        values /= np.sqrt(values @ values)
+        return idx, values.astype(np.float32)
 
     def scores(self, title: str, text: str) -> np.ndarray:
         """Raw linear scores per topic."""
@@ -177,8 +183,11 @@ class TopicModel:
         return val @ self.weights[idx] + self.bias
 
     def probabilities(self, title: str, text: str) -> np.ndarray:
-        z = self.scores(title, text).astype(np.float64)
-        return 1.0 / (1.0 + np.exp(-(self._slope * z + self._intercept)))
+        z = self._slope * self.scores(title, text) + self._intercept  # float64
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
 
     def classify(self, title: str, text: str) -> list[dict]:
         return select_topics(self.probabilities(title, text), self.codes, self.labels)

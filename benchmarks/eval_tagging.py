@@ -223,11 +223,12 @@ def main() -> None:
     top_outside = Counter(t["topics"][0]["code"] for t in bbc_tagged if t["topics"] and t["topics"][0]["code"] not in BBC_CLASSES)
 
     LABELS.mkdir(exist_ok=True)
-    with open(LABELS / "topics_sample.tsv", "w", newline="", encoding="utf-8") as handle:
+    sample_name = "topics_sample.tsv" if args.topics == "model" else f"topics_sample_{args.topics}.tsv"
+    with open(LABELS / sample_name, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t")
         writer.writerow(["set", "article", "title", "text", "rank", "code", "label", "score"])
         writer.writerows(topic_sample(results))
-    judged = judged_precision()
+    judged = judged_precision() if args.topics == "model" else {}
 
     # --- cost per tagger on BBC (shipped tagger)
     cost = {"language": [], "places": [], "topics": [], "entities": [], "keywords": [], "total": []}

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/
 
-.PHONY: demo test install bench clean schemas
+.PHONY: demo test install bench clean schemas train-topics
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 ## bench: throughput and peak memory on BBC x1 and x10 (needs ../shared/corpora/bbc)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py --scales 1 10
+
+## train-topics: retrain the shipped topic model (pipeline/tagging/data/topic_model.*) from ../shared/corpora (numpy only, ~2 min)
+train-topics: $(STAMP)
+	$(BIN)/python benchmarks/train_topics.py
 
 ## schemas: regenerate schemas/json/*.schema.json from the pydantic models
 schemas: $(STAMP)

@@ -62,7 +62,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
     )
     articles = deduplicated["articles"]
     if not options.no_tagging:
-        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model)
+        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model, topics=options.topics)
     datasets = {
         "articles": articles,
         "duplicates": deduplicated["duplicates"],
@@ -104,7 +104,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     if not options.no_tagging:
         tagger = shared.Shared()  # one Tagger per worker process for all parts
         articles = tuple(
-            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model, tagger)
+            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model, tagger, options.topics)
             for k, part in enumerate(articles)
         )
     rejected = (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten()

@@ -117,8 +117,14 @@ class NewsbeamOptions(PipelineOptions):
             help="Skip tagging (language, places, topics, entities, keywords).",
         )
         parser.add_argument(
+            "--topics", dest="topics", default=None, choices=["model", "taxonomy"],
+            help="Topic tagger: 'model' (default: the shipped learned classifier) or 'taxonomy' "
+                 "(the editable keyword taxonomy; implied by --taxonomy FILE).",
+        )
+        parser.add_argument(
             "--taxonomy", dest="taxonomy", default=None,
-            help="Topic taxonomy JSON replacing the shipped IPTC Media Topics file (same format).",
+            help="Topic taxonomy JSON replacing the shipped IPTC Media Topics file (same format); "
+                 "selects the taxonomy topic tagger.",
         )
         parser.add_argument(
             "--ner-model", "--ner_model", dest="ner_model", default=None,

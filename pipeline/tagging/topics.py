@@ -43,6 +43,7 @@ class Taxonomy:
         else:
             data = json.loads((resources.files("pipeline.tagging") / "data" / "iptc_topics.json").read_text("utf-8"))
         self.name = data.get("name", "")
+        self.topics_data = data["topics"]
         self.topics: list[Topic] = []
         weights: dict[str, list[tuple[int, float]]] = {}
         for index, item in enumerate(data["topics"]):

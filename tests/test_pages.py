@@ -221,3 +221,23 @@ def test_never_keeps_todays_behaviour_and_max_pages_caps(tmp_path):
     con = duckdb.connect()
     statuses = [r[0] for r in con.execute(f"SELECT page_status FROM {_view(tmp_path / 'capped', 'articles')}").fetchall()]
     assert statuses.count("cap_reached") == 8
+
+
+def test_streaming_run_completes_pages_paced_by_timers_and_never_refetches(tmp_path):
+    with PageSite(slow_s=0.1) as site:
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(site.url("/feed.xml") + "\n")
+        out = tmp_path / "out"
+        summary = run_job(["--streaming", "--feeds", str(feeds), "--output", str(out), "--poll-interval", "1",
+                           "--duration", "8", "--allow-private-hosts", "--page-delay", str(DELAY), "--no-tagging",
+                           "--fetch-retries", "0", "--fetch-timeout", "0.5", "--fetch-deadline", "2",
+                           "--fetch-max-bytes", "65536"])
+    assert summary.balanced
+    page_paths = [p for p, _, _ in site.log if p.startswith(("/news/", "/private/"))]
+    assert len(page_paths) == len(set(page_paths))  # polled several times, each page fetched once
+    assert "/private/memo" not in page_paths
+    starts = sorted(s for p, s, _ in site.log if p != "/feed.xml")
+    assert all(b - a >= DELAY - 0.02 for a, b in zip(starts, starts[1:]))
+    con = duckdb.connect()
+    got = dict(con.execute(f"SELECT split_part(url, '/', -1), page_status FROM {_view(out, 'articles')}").fetchall())
+    assert got.get("airport") == "ok" and got.get("memo") == "robots_disallowed"

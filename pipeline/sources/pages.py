@@ -22,9 +22,9 @@ Batch (:class:`FetchArticlePages`), between normalisation and dedup:
 Every candidate comes out exactly once, with ``page_status`` set; a page that fails keeps the
 feed text.  Each fetch attempted is one row of the ``pages`` dataset.
 
-Streaming (:class:`FetchArticlePagesStream`): the same routing; "seen" is keyed state per
-``u:``/``g:`` key (seeded from the committed index by key, cleared by a timer at the dedup
-horizon), and per-host pacing is keyed state with timers (``PacePagesFn``).
+Streaming (:class:`FetchArticlePagesStream`): the same decision; "seen" is keyed state per
+``u:``/``g:`` key (cleared by a timer at the dedup horizon; not yet seeded from the index), and
+per-host pacing is keyed state in a step keyed by host (``PacePagesFn``).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import metrics
@@ -329,72 +329,69 @@ class FetchArticlePages(beam.PTransform):
 
 # --- streaming ------------------------------------------------------------------------------------
 
-SEED = "__seed__"  # an index key written by an earlier run, flowing into the seen-key state
-MAX_QUEUED_PER_HOST = 1_000  # pages waiting for one host; beyond this an entry is written with 'cap_reached'
 
 
-class SeedEntryKeysFn(beam.DoFn):
-    """A committed index file -> (key, SEED) for its ``u:``/``g:`` keys (the seen-key state is
-    seeded BY KEY, not from a side input)."""
-
-    def process(self, file):
-        for key, _ in ReadEntryKeysFn().process(file):
-            yield SEED, key
+PASS = "~"  # key prefix of articles that only pass through a keyed step (spread by article id: no hot key)
 
 
-class KeyByEntryKindFn(beam.DoFn):
-    """Candidate -> (its ``u:`` or ``g:`` key, candidate); a candidate without one keeps going under
-    the empty key (routed around the state: never a hot key)."""
+@beam.typehints.with_output_types(KEYED)
+class KeyForPagesFn(beam.DoFn):
+    """Article -> (key, article): a candidate by its ``u:``/``g:`` key (``kind``) or by its host
+    (``kind = "host"``); every other article by ``~article_id`` (passes through untouched).  One
+    chain carries every article: no Flatten, which the local runner holds back until the end of a
+    streaming run."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, mode: str, min_words: int):
         self._kind = kind
+        self._mode = mode
+        self._min_words = min_words
 
-    def process(self, item):
-        if isinstance(item, tuple):  # (SEED, key): into the state of its kind, past the other
-            yield (item[1], SEED) if item[1].startswith(self._kind) else ("", item)
-            return
-        key = next((k for k in entry_keys(item) if k.startswith(self._kind)), "")
-        yield key, item
+    def process(self, article: dict):
+        key = None
+        if needs_page(article, self._mode, self._min_words):
+            if self._kind == "host":
+                key = host_of(article["url"])
+            else:
+                key = next((k for k in entry_keys(article) if k.startswith(self._kind)), None)
+        yield key or PASS + article["article_id"], article
 
 
 @beam.typehints.with_output_types(typing.Any)
 class SeenPageKeyFn(beam.DoFn):
     """Keyed by one entry key: the first new entry with it fetches the page; later ones (and
-    entries whose key an earlier run wrote) are not fetched.  State: one timestamp per key,
-    cleared by a processing-time timer one dedup horizon after it was set (and checked on
-    access), so it is bounded by the keys of one horizon."""
+    entries whose key an earlier run wrote) are not fetched.  State: one event time per key,
+    cleared by an event-time timer one dedup horizon after it was set, and checked against the
+    horizon on access (the local runner may fire timers late or early), so it is bounded by the
+    keys of one horizon.  Not seeded from the committed index
+    yet (a Flatten of the index keys into the stream is held back by the local runner until the
+    end of the run): after a restart an entry's page may be fetched once more; dedup still
+    writes it as already in output."""
 
     SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # (how, first-seen processing time)
-    EXPIRY = TimerSpec("expiry", TimeDomain.REAL_TIME)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
     def __init__(self, horizon_s: float):
         self._horizon = horizon_s
 
-    def process(self, element, seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)):
-        import time as _time
-
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
         key, item = element
-        now = _time.time()
-        if not key:
-            yield item  # no key of this kind (or a seed of the other kind): passes on
+        now = float(timestamp)
+        if key.startswith(PASS):
+            yield item
             return
         stored = seen.read()
         if stored is not None and now - stored[1] > self._horizon:
             seen.clear()
             stored = None
-        if item == SEED:
-            if stored is None:
-                seen.write(("index", now))
-                expiry.set(Timestamp.of(now + self._horizon))
-            return
         if item.get("page_status") in ("already_in_output", "duplicate_in_run"):
             yield item  # decided by the other key
             return
         if stored is not None:
-            yield {**item, "page_status": "already_in_output" if stored[0] == "index" else "duplicate_in_run"}
+            yield {**item, "page_status": "duplicate_in_run"}
             return
         seen.write(("run", now))
-        expiry.set(Timestamp.of(now + self._horizon))
+        expiry.set(timestamp + self._horizon)
         yield item
 
     @on_timer(EXPIRY)
@@ -402,42 +399,22 @@ class SeenPageKeyFn(beam.DoFn):
         seen.clear()
 
 
-class KeyByHostFn(beam.DoFn):
-    """Decided candidate -> (host, article) to pace, or the article itself (``DONE``) when it is
-    not to be fetched."""
-
-    def process(self, article):
-        if isinstance(article, tuple):  # a seed that passed every seen-key step (no such kind)
-            return
-        if article.get("page_status") in ("already_in_output", "duplicate_in_run"):
-            yield beam.pvalue.TaggedOutput(DONE, article)
-        else:
-            yield host_of(article["url"]), article
-
-
-class AsKeyedFn(beam.DoFn):
-    """(host, article) unchanged: typed, so the stateful step gets a deterministic key coder."""
-
-    def process(self, element):
-        yield element
-
-
 class PacePagesFn(beam.DoFn):
-    """Keyed by host: pages wait in a bag; a processing-time timer fetches one page each time it
-    fires and re-arms itself ``--page-delay`` later while pages wait.  No thread sleeps between
-    pages (the one exception: a host's first robots.txt request is paced inside the fetch), at
-    most one request per host is in flight, and the bag is bounded by ``MAX_QUEUED_PER_HOST``.
+    """Keyed by host: one page at a time, at least ``--page-delay`` (or the host's robots
+    ``Crawl-delay``) after the previous request to the host, which is kept in keyed state (the
+    host's key lives on one worker, so the delay holds across workers); at most one request per
+    host is in flight.  State: one timestamp per host, cleared by an event-time timer one delay
+    after the last fetch.  The wait is a sleep of at most the delay in this keyed step: the local
+    runner cannot run processing-time timers with PeriodicImpulse (they force the legacy
+    bundle-based runner), so the timer-driven queue is left for Dataflow (see the report).
     ``--max-pages`` counts per worker (a DoFn instance) in streaming."""
 
-    QUEUE = BagStateSpec("queue", PickleCoder())
-    QUEUED = ReadModifyWriteStateSpec("queued", PickleCoder())
-    ARMED = ReadModifyWriteStateSpec("armed", PickleCoder())  # the time the timer is set for, or None
-    FETCH = TimerSpec("fetch", TimeDomain.REAL_TIME)
+    NEXT_AT = ReadModifyWriteStateSpec("next_at", PickleCoder())  # wall time of the next allowed request
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, config: FetchConfig, policy: PagePolicy, max_queued: int = MAX_QUEUED_PER_HOST):
+    def __init__(self, config: FetchConfig, policy: PagePolicy):
         self._config = config
         self._policy = policy
-        self._max_queued = max_queued
 
     def setup(self) -> None:
         self._fetcher = PageFetcher(self._config, self._policy, 4)
@@ -446,58 +423,40 @@ class PacePagesFn(beam.DoFn):
         self._used = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_USED)
         self._capped = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_CAPPED)
 
-    def process(self, element, pending=beam.DoFn.StateParam(QUEUE), queued=beam.DoFn.StateParam(QUEUED),
-                armed=beam.DoFn.StateParam(ARMED), timer=beam.DoFn.TimerParam(FETCH)):
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, next_at=beam.DoFn.StateParam(NEXT_AT),
+                forget=beam.DoFn.TimerParam(FORGET)):
         import time as _time
 
-        _host, article = element
-        count = queued.read() or 0
-        if count >= self._max_queued or self._fetches + count >= self._policy.max_pages:
+        host, article = element
+        if host.startswith(PASS):
+            yield article
+            return
+        if self._fetches >= self._policy.max_pages:
             self._capped.inc()
             yield {**article, "page_status": "cap_reached"}
             return
-        pending.add(article)
-        queued.write(count + 1)
-        if armed.read() is None:
-            when = _time.time()
-            armed.write(when)
-            timer.set(Timestamp.of(when))
-
-    @on_timer(FETCH)
-    def fetch_next(self, pending=beam.DoFn.StateParam(QUEUE), queued=beam.DoFn.StateParam(QUEUED),
-                   armed=beam.DoFn.StateParam(ARMED), timer=beam.DoFn.TimerParam(FETCH)):
-        import time as _time
-
-        waiting = sorted(pending.read(), key=page_order)
-        pending.clear()
-        if not waiting:
-            queued.clear()
-            armed.clear()
-            return
-        article, rest = waiting[0], waiting[1:]
-        for other in rest:
-            pending.add(other)
-        queued.write(len(rest))
-        started = _time.time()
+        sends = self._fetcher.guard(article["url"]) is None  # a refused URL costs the host nothing: no wait
+        wait = (next_at.read() or 0.0) - _time.time()
+        if sends and wait > 0:
+            _time.sleep(min(wait, self._policy.delay))
         out, row = self._fetcher.one(article)
         self._fetches += 1
+        if sends:
+            next_at.write(_time.time() + self._policy.delay)
+            forget.set(timestamp + max(1.0, self._policy.delay))
         self._fetched.inc()
         Metrics.counter(metrics.NAMESPACE, metrics.PAGES_BY_STATUS.format(status=row["status"])).inc()
         if row["status"] == "ok":
             self._used.inc()
-        if rest:
-            when = max(started + self._policy.delay, _time.time())
-            armed.write(when)
-            timer.set(Timestamp.of(when))
-        else:
-            queued.clear()
-            armed.clear()
         yield out
         yield beam.pvalue.TaggedOutput(PAGES, row)
 
-    def teardown(self) -> None:
-        if getattr(self, "_fetcher", None) is not None:
-            self._fetcher.close()
+    @on_timer(FORGET)
+    def forget_host(self, next_at=beam.DoFn.StateParam(NEXT_AT)):
+        import time as _time
+
+        if (next_at.read() or 0.0) <= _time.time():
+            next_at.clear()
 
 
 class FetchArticlePagesStream(beam.PTransform):
@@ -516,28 +475,16 @@ class FetchArticlePagesStream(beam.PTransform):
         self._horizon = parse_horizon(horizon)
 
     def expand(self, articles):
-        routed = articles | "RouteForPages" >> beam.ParDo(RouteForPagesFn(self._mode, self._min_words)).with_outputs(
-            CANDIDATES, main="kept")
-        stream = routed[CANDIDATES] | "GlobalPageWindow" >> beam.WindowInto(beam.window.GlobalWindows())
-        roots = [index_pattern(self._output)] if self._output else []
-        seeds = (
-            articles.pipeline
-            | "PageSeedPattern" >> beam.Create(roots)
-            | "ListPageSeedFiles" >> beam.ParDo(ListFilesFn())
-            | "ReadPageSeeds" >> beam.ParDo(SeedEntryKeysFn())
-        )
-        stream = (stream, seeds) | "CollectPageSeeds" >> beam.Flatten()
+        stream = articles | "GlobalPageWindow" >> beam.WindowInto(beam.window.GlobalWindows())
         for kind, name in (("u:", "Url"), ("g:", "Guid")):
             stream = (
                 stream
-                | f"KeyPageBy{name}" >> beam.ParDo(KeyByEntryKindFn(kind)).with_output_types(KEYED)
+                | f"KeyPageBy{name}" >> beam.ParDo(KeyForPagesFn(kind, self._mode, self._min_words))
                 | f"SeenPage{name}" >> beam.ParDo(SeenPageKeyFn(self._horizon))
             )
-        keyed = stream | "KeyPagesByHost" >> beam.ParDo(KeyByHostFn()).with_outputs(DONE, main="fetch")
         fetched = (
-            keyed.fetch
-            | "TypePagesByHost" >> beam.ParDo(AsKeyedFn()).with_output_types(KEYED)
+            stream
+            | "KeyPagesByHost" >> beam.ParDo(KeyForPagesFn("host", self._mode, self._min_words))
             | "PacePages" >> beam.ParDo(PacePagesFn(self._config, self._policy)).with_outputs(PAGES, main="articles")
         )
-        out = (routed.kept, keyed[DONE], fetched.articles) | "CollectPageArticles" >> beam.Flatten()
-        return {"articles": out, "pages": fetched[PAGES]}
+        return {"articles": fetched.articles, "pages": fetched[PAGES]}

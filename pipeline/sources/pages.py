@@ -23,7 +23,8 @@ Every candidate comes out exactly once, with ``page_status`` set; a page that fa
 feed text.  Each fetch attempted is one row of the ``pages`` dataset.
 
 Streaming (:class:`FetchArticlePagesStream`): the same decision; "seen" is keyed state per
-``u:``/``g:`` key (cleared by a timer at the dedup horizon; not yet seeded from the index), and
+``u:``/``g:`` key (seeded from the committed index by key, lazily per seed shard; cleared by a
+timer at the dedup horizon), and
 per-host pacing is keyed state in a step keyed by host (``PacePagesFn``).
 """
 
@@ -332,6 +333,49 @@ class FetchArticlePages(beam.PTransform):
 
 
 PASS = "~"  # key prefix of articles that only pass through a keyed step (spread by article id: no hot key)
+SEED = "__seed__"  # (SEED, key): a key an earlier run wrote, on its way into the seen-key state of its kind
+SEED_SHARDS = 16
+
+
+def seed_shard(key: str) -> str:
+    return str(stable_rank(key) % SEED_SHARDS)
+
+
+@beam.typehints.with_output_types(KEYED)
+class KeyBySeedShardFn(beam.DoFn):
+    """Article -> (shard of its first entry key (or of its id), article)."""
+
+    def process(self, article: dict):
+        keys = entry_keys(article) if needs_page(article, "always") else []
+        yield seed_shard(keys[0] if keys else article["article_id"]), article
+
+
+class SeedShardFn(beam.DoFn):
+    """Keyed by seed shard: the first article of a shard first emits ``(SEED, key)`` for every
+    ``u:``/``g:`` key of the committed index that falls in the shard, then the article; later
+    articles pass.  So the seen-key state is seeded BY KEY through the same keyed chain (a Flatten
+    of the index keys into the stream would be held back by the local runner until the end of
+    the run), lazily: each shard reads the index's key column once per job.  State: one flag per
+    shard (``SEED_SHARDS``)."""
+
+    SEEDED = ReadModifyWriteStateSpec("seeded", PickleCoder())
+
+    def __init__(self, output: Optional[str]):
+        self._output = output
+
+    def setup(self) -> None:
+        self._seeds = Metrics.counter(metrics.NAMESPACE, "page_seen_seeds")
+
+    def process(self, element, seeded=beam.DoFn.StateParam(SEEDED)):
+        shard, article = element
+        if self._output and not seeded.read():
+            seeded.write(True)
+            for file in ListFilesFn().process(index_pattern(self._output)):
+                for key, _ in ReadEntryKeysFn().process(file):
+                    if seed_shard(key) == shard:
+                        self._seeds.inc()
+                        yield (SEED, key)
+        yield article
 
 
 @beam.typehints.with_output_types(KEYED)
@@ -346,7 +390,11 @@ class KeyForPagesFn(beam.DoFn):
         self._mode = mode
         self._min_words = min_words
 
-    def process(self, article: dict):
+    def process(self, article):
+        if isinstance(article, tuple):  # (SEED, key): into its kind's state, past the others
+            if self._kind != "host":
+                yield (article[1], SEED) if article[1].startswith(self._kind) else (PASS + article[1], article)
+            return
         key = None
         if needs_page(article, self._mode, self._min_words):
             if self._kind == "host":
@@ -362,16 +410,18 @@ class SeenPageKeyFn(beam.DoFn):
     entries whose key an earlier run wrote) are not fetched.  State: one event time per key,
     cleared by an event-time timer one dedup horizon after it was set, and checked against the
     horizon on access (the local runner may fire timers late or early), so it is bounded by the
-    keys of one horizon.  Not seeded from the committed index
-    yet (a Flatten of the index keys into the stream is held back by the local runner until the
-    end of the run): after a restart an entry's page may be fetched once more; dedup still
-    writes it as already in output."""
+    keys of one horizon.  Seeds (``(SEED, key)`` from ``SeedShardFn``: the keys
+    of the committed index) take the state of their key, so a restarted job does not fetch what an
+    earlier run wrote."""
 
     SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # (how, first-seen processing time)
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
     def __init__(self, horizon_s: float):
         self._horizon = horizon_s
+
+    def setup(self) -> None:
+        self._skipped = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_SKIPPED)
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),
                 expiry=beam.DoFn.TimerParam(EXPIRY)):
@@ -384,11 +434,17 @@ class SeenPageKeyFn(beam.DoFn):
         if stored is not None and now - stored[1] > self._horizon:
             seen.clear()
             stored = None
+        if item == SEED:
+            if stored is None:
+                seen.write(("index", now))
+                expiry.set(timestamp + self._horizon)
+            return
         if item.get("page_status") in ("already_in_output", "duplicate_in_run"):
             yield item  # decided by the other key
             return
         if stored is not None:
-            yield {**item, "page_status": "duplicate_in_run"}
+            self._skipped.inc()
+            yield {**item, "page_status": "already_in_output" if stored[0] == "index" else "duplicate_in_run"}
             return
         seen.write(("run", now))
         expiry.set(timestamp + self._horizon)
@@ -475,7 +531,12 @@ class FetchArticlePagesStream(beam.PTransform):
         self._horizon = parse_horizon(horizon)
 
     def expand(self, articles):
-        stream = articles | "GlobalPageWindow" >> beam.WindowInto(beam.window.GlobalWindows())
+        stream = (
+            articles
+            | "GlobalPageWindow" >> beam.WindowInto(beam.window.GlobalWindows())
+            | "KeyBySeedShard" >> beam.ParDo(KeyBySeedShardFn())
+            | "SeedSeenKeys" >> beam.ParDo(SeedShardFn(self._output))
+        )
         for kind, name in (("u:", "Url"), ("g:", "Guid")):
             stream = (
                 stream

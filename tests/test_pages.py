@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
 
 import duckdb
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from pagesite import PageSite
 from pipeline.job import run_job
 from pipeline.sources.http import PAGE_USER_AGENT, FetchConfig, fetch_feed, make_session
-from pipeline.sources.page_fetch import HostPacer, RobotsCache, check_url, host_of, url_guard
+from pipeline.sources.page_fetch import HostPacer, RobotsCache, check_url
 from pipeline.sources.page_text import looks_like_wall, needs_page
 
 FAST = FetchConfig(connect_timeout=1.0, read_timeout=0.5, deadline=2.0, max_bytes=64 * 1024, retries=0,
@@ -256,3 +255,48 @@ def test_streaming_run_completes_pages_paced_and_a_restart_fetches_nothing_again
         again = run_job([*flags[:flags.index("--duration")], "--duration", "4", *flags[flags.index("--duration") + 2:]])
         assert again.balanced and again.written("articles") == 0  # a restart writes nothing twice
         assert {p for p, _, _ in site.log[before:]} == {"/feed.xml"}  # and fetches no page again (seeded state)
+
+
+def test_seen_join_decides_by_key_before_any_fetch():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipeline.sources.pages import DecideByKeyFn, DecideFetchFn, KeyByEntryKeysFn, KeyByUidFn
+
+    def art(n, url=None, guid=None, pos=1):
+        return {"article_id": f"id{n}", "input_uri": "feed", "position": pos, "canonical_url": url, "guid": guid,
+                "url": url, "title": n}
+
+    old = art("old", url="https://n.site/1")  # written by an earlier run
+    copy1, copy2 = art("a", url="https://n.site/2", pos=1), art("b", url="https://n.site/2", guid="g2", pos=2)
+    fresh, keyless = art("c", url="https://n.site/3", guid="g3"), art("d", pos=9)
+    with TestPipeline() as p:
+        candidates = p | "Candidates" >> beam.Create([old, copy1, copy2, fresh, keyless])
+        index = p | "Index" >> beam.Create([("u:https://n.site/1", 1), ("u:https://other.site/9", 1)])
+        verdicts = ({"refs": candidates | "Refs" >> beam.ParDo(KeyByEntryKeysFn()), "index": index}
+                    | "JoinKeys" >> beam.CoGroupByKey() | beam.ParDo(DecideByKeyFn()))
+        decided = ({"article": candidates | "ByUid" >> beam.ParDo(KeyByUidFn()), "verdicts": verdicts}
+                   | "JoinUid" >> beam.CoGroupByKey() | beam.ParDo(DecideFetchFn()).with_outputs("done", main="fetch"))
+        assert_that(decided.fetch | "FetchTitles" >> beam.Map(lambda a: a["title"]), equal_to(["a", "c", "d"]), label="fetch")
+        assert_that(decided.done | "DoneTitles" >> beam.Map(lambda a: (a["title"], a["page_status"])),
+                    equal_to([("old", "already_in_output"), ("b", "duplicate_in_run")]), label="done")
+
+
+def test_property_an_address_is_fetched_only_when_it_is_global():
+    import ipaddress
+    import random
+
+    rng = random.Random(15)
+    special = ["10.0.0.0", "172.16.0.0", "192.168.0.0", "127.0.0.0", "169.254.0.0", "100.64.0.0", "0.0.0.0",
+               "224.0.0.0", "240.0.0.0", "192.0.2.0", "198.18.0.0"]
+    samples = [str(ipaddress.ip_address(rng.getrandbits(32))) for _ in range(3000)]
+    samples += [str(ipaddress.ip_address(int(ipaddress.ip_address(b)) + rng.getrandbits(8))) for b in special for _ in range(20)]
+    samples += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(500)] + ["::1", "fe80::1", "fc00::1", "2001:db8::1"]
+    for address in samples:
+        refused = check_url("http://host.site/x", resolver=_resolver(address))
+        ip = ipaddress.ip_address(address)
+        # multicast and reserved (unallocated) space are never a web server either
+        assert (refused is None) == (ip.is_global and not ip.is_multicast and not ip.is_reserved), address
+        if refused is not None:
+            assert refused[0] == "private_address"

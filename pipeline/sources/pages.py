@@ -134,8 +134,9 @@ class DecideFetchFn(beam.DoFn):
         _uid, groups = joined
         articles = sorted(groups["article"], key=page_order)
         verdicts = set(groups["verdicts"])
+        # no verdict at all: a link without a usable URL or guid key, fetched (nothing to match)
         status = ("already_in_output" if "already_in_output" in verdicts
-                  else "duplicate_in_run" if "duplicate_in_run" in verdicts or "won" not in verdicts else None)
+                  else "duplicate_in_run" if "duplicate_in_run" in verdicts else None)
         for n, article in enumerate(articles):
             if status is None and n == 0:
                 yield article

@@ -17,3 +17,4 @@ PAGES_USED = "pages_used"  # pages whose text became the article text
 PAGES_SKIPPED = "pages_skipped"  # candidates already in the output or duplicated in this run: no request
 PAGES_CAPPED = "pages_capped"  # candidates over --max-pages
 PAGES_BY_STATUS = "pages/{status}"
+PAGE_SEEDS = "page_seen_seeds"  # streaming: index keys fed into the seen-key state at start

@@ -51,6 +51,14 @@ COOKIE_WALL = (b'<!doctype html><html><head><title>Before you continue</title></
                b"at any time.</p><p>Accept all cookies. Reject all. Manage your privacy settings.</p></div></body></html>")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:  # a client that hung up (timeout, size cap): expected
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class PageSite:
     """``with PageSite() as site:`` a feed at ``site.url('/feed.xml')`` and its pages."""
 
@@ -86,7 +94,7 @@ class PageSite:
                         site.in_flight -= 1
                         entry[2] = time.monotonic()
 
-        self._httpd = ThreadingHTTPServer((host, 0), Handler)
+        self._httpd = _QuietServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self.host = host
         self.port = self._httpd.server_address[1]

@@ -357,25 +357,35 @@ class SeedShardFn(beam.DoFn):
     articles pass.  So the seen-key state is seeded BY KEY through the same keyed chain (a Flatten
     of the index keys into the stream would be held back by the local runner until the end of
     the run), lazily: each shard reads the index's key column once per job.  State: one flag per
-    shard (``SEED_SHARDS``)."""
+    shard (``SEED_SHARDS``).  Known race: a seed and a later article of the same key are separate
+    elements and the runner may deliver the article to the key's state first; the article that
+    triggers a shard's seeding is checked directly, the others of that first moment may be
+    fetched once more after a restart (dedup still writes them as already in output)."""
 
     SEEDED = ReadModifyWriteStateSpec("seeded", PickleCoder())
 
-    def __init__(self, output: Optional[str]):
-        self._output = output
+    def __init__(self, output: Optional[str], mode: str, min_words: int):
+        self._output = output if mode != "never" else None
+        self._mode = mode
+        self._min_words = min_words
 
     def setup(self) -> None:
-        self._seeds = Metrics.counter(metrics.NAMESPACE, "page_seen_seeds")
+        self._seeds = Metrics.counter(metrics.NAMESPACE, metrics.PAGE_SEEDS)
 
     def process(self, element, seeded=beam.DoFn.StateParam(SEEDED)):
         shard, article = element
         if self._output and not seeded.read():
             seeded.write(True)
+            own = set(entry_keys(article)) if needs_page(article, self._mode, self._min_words) else set()
+            written = False
             for file in ListFilesFn().process(index_pattern(self._output)):
                 for key, _ in ReadEntryKeysFn().process(file):
                     if seed_shard(key) == shard:
                         self._seeds.inc()
+                        written = written or key in own
                         yield (SEED, key)
+            if written:  # this article may overtake its seed on the way to the key's state
+                article = {**article, "page_status": "already_in_output"}
         yield article
 
 
@@ -536,7 +546,7 @@ class FetchArticlePagesStream(beam.PTransform):
             articles
             | "GlobalPageWindow" >> beam.WindowInto(beam.window.GlobalWindows())
             | "KeyBySeedShard" >> beam.ParDo(KeyBySeedShardFn())
-            | "SeedSeenKeys" >> beam.ParDo(SeedShardFn(self._output))
+            | "SeedSeenKeys" >> beam.ParDo(SeedShardFn(self._output, self._mode, self._min_words))
         )
         for kind, name in (("u:", "Url"), ("g:", "Guid")):
             stream = (

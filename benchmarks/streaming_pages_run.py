@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=2)
     parser.add_argument("--new-every", type=float, default=1)
     parser.add_argument("--page-delay", type=float, default=0.2)
+    parser.add_argument("--full-text", default="auto", help="never: the same run without pages (the memory baseline)")
     args = parser.parse_args()
     start = time.time()
     state = {"base": "", "pages": 0, "page_paths": set()}
@@ -65,7 +66,7 @@ def main() -> None:
     out = work / "out"
     cmd = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feeds", str(feeds), "--output", str(out),
            "--poll-interval", str(args.poll_interval), "--duration", str(args.duration), "--allow-private-hosts",
-           "--page-delay", str(args.page_delay), "--no-tagging"]
+           "--page-delay", str(args.page_delay), "--no-tagging", "--full-text", args.full_text]
     started = time.time()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
     memory: dict[str, float] = {}

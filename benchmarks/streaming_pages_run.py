@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--new-every", type=float, default=1)
     parser.add_argument("--page-delay", type=float, default=0.2)
     parser.add_argument("--full-text", default="auto", help="never: the same run without pages (the memory baseline)")
+    parser.add_argument("extra", nargs="*", help="more job flags after --, e.g. -- --no-near-dedup")
     args = parser.parse_args()
     start = time.time()
     state = {"base": "", "pages": 0, "page_paths": set()}
@@ -66,7 +67,7 @@ def main() -> None:
     out = work / "out"
     cmd = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feeds", str(feeds), "--output", str(out),
            "--poll-interval", str(args.poll_interval), "--duration", str(args.duration), "--allow-private-hosts",
-           "--page-delay", str(args.page_delay), "--no-tagging", "--full-text", args.full_text]
+           "--page-delay", str(args.page_delay), "--no-tagging", "--full-text", args.full_text, *args.extra]
     started = time.time()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
     memory: dict[str, float] = {}
@@ -75,7 +76,7 @@ def main() -> None:
         elapsed = time.time() - started
         current = rss_mb(child.pid)
         peak = max(peak, current)
-        for mark in (15, 30, 60, 90, 120):
+        for mark in (15, 30, 60, 90, 120, 180, 240):
             if elapsed >= mark and f"{mark}s" not in memory and current:
                 memory[f"{mark}s"] = round(current, 1)
         time.sleep(0.5)

@@ -20,6 +20,7 @@ from pipeline.options import NewsbeamOptions
 from pipeline.sinks import WriteArticles, WriteStream
 from pipeline.sources import ReadArticleFiles
 from pipeline.sources.live import AddNewArticleCounts, ReadFeeds
+from pipeline.sources.pages import FetchArticlePages, FetchArticlePagesStream
 from pipeline.sources.streaming import ParseMessages, PollFeeds, read_pubsub
 from pipeline.tagging import TagArticles
 
@@ -57,7 +58,10 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
     if len(records) > 1:
         records = [tuple(records) | "CollectRecords" >> beam.Flatten()]
     normalized = records[0] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
-    deduplicated = normalized["articles"] | "DeduplicateStream" >> DeduplicateStream(
+    completed = normalized["articles"] | "FetchArticlePages" >> FetchArticlePagesStream(
+        options.output, options.full_text, options.page_policy(), options.page_config(), options.full_text_min_words,
+        options.dedup_horizon)
+    deduplicated = completed["articles"] | "DeduplicateStream" >> DeduplicateStream(
         options.output, None if options.no_near_dedup else options.minhash_config(), options.dedup_horizon
     )
     articles = deduplicated["articles"]
@@ -70,6 +74,8 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, 
     }
     if health is not None:
         datasets["feeds"] = health
+    if options.full_text != "never":
+        datasets["pages"] = completed["pages"]
     return datasets | "WriteStream" >> WriteStream(options.output, options.max_payload_bytes, run_id=run_id)
 
 
@@ -94,11 +100,14 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
     if len(records) > 1:
         records = [tuple(records) | "CollectRecords" >> beam.Flatten()]
     normalized = records[0] | "NormalizeArticles" >> NormalizeArticles(parse_field_map(options.field_map))
-    deduplicated = normalized["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
+    completed = normalized["articles"] | "FetchArticlePages" >> FetchArticlePages(
+        options.output, options.full_text, options.page_policy(), options.page_config(), options.full_text_min_words,
+        options.fetch_concurrency)
+    deduplicated = completed["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
         options.output, None if options.no_near_dedup else options.minhash_config(), parts=RESOLVE_PARTS
     )
     articles = deduplicated["articles"]  # a tuple of RESOLVE_PARTS PCollections, written where they are made
-    datasets = {}
+    datasets = {"pages": completed["pages"]}
     if health is not None:
         datasets["feeds"] = {"health": health, "articles": articles} | "AddNewArticleCounts" >> AddNewArticleCounts()
     if not options.no_tagging:

@@ -100,6 +100,16 @@ class RunSummary:
             backed_off = self.counters.get(metrics.FEEDS_BACKED_OFF, 0)
             if backed_off:
                 lines.append(f"  polls skipped      {backed_off:>9,}   (failing feeds backing off)")
+        pages = self.counters.get(metrics.PAGES_FETCHED, 0)
+        skipped = self.counters.get(metrics.PAGES_SKIPPED, 0) + self.counters.get(metrics.PAGES_CAPPED, 0)
+        if pages or skipped:
+            by_status = "   ".join(f"{k}: {v:,}" for k, v in self.by_prefix("pages/").items())
+            lines.append(
+                f"  pages (full text)  {pages:>9,}   used: {self.counters.get(metrics.PAGES_USED, 0):,}"
+                f"   not fetched (already in output / duplicate / over --max-pages): {skipped:,}   (one row each in pages/)"
+            )
+            if by_status:
+                lines.append(f"    {by_status}")
         if self.state == "INTERRUPTED":
             lines.append("  stopped by Ctrl-C: rows above are those in the files published so far (all complete)")
             lines.append(f"  output: {self.output}")

@@ -12,7 +12,9 @@ from pipeline.errors import DEFAULT_MAX_PAYLOAD_BYTES
 from pipeline.sinks import DEFAULT_ROWS_PER_FILE
 from pipeline.sources.ranges import DEFAULT_SPLIT_BYTES
 from pipeline.dedup.streaming import DEFAULT_HORIZON
-from pipeline.sources.http import FetchConfig
+from pipeline.sources.http import PAGE_USER_AGENT, FetchConfig
+from pipeline.sources.page_fetch import PagePolicy
+from pipeline.sources.page_text import FULL_TEXT_MODES, MIN_FEED_WORDS
 from pipeline.sources.streaming import DEFAULT_MAX_BACKOFF
 from pipeline.sources.files import DEFAULT_MAX_DECOMPRESSED_BYTES, FORMATS
 
@@ -52,6 +54,23 @@ class NewsbeamOptions(PipelineOptions):
                             default=fetch.max_redirects, help=f"Redirects followed (default {fetch.max_redirects}).")
         parser.add_argument("--fetch-concurrency", "--fetch_concurrency", dest="fetch_concurrency", type=int, default=16,
                             help="Feeds fetched at once by each worker (default 16).")
+        pages = PagePolicy()
+        parser.add_argument("--full-text", "--full_text", dest="full_text", default="auto", choices=FULL_TEXT_MODES,
+                            help=f"Fetch feed entries' linked pages for the full text: auto (entries whose text is a summary, "
+                                 f"a headline or under --full-text-min-words words), always, never (default auto).")
+        parser.add_argument("--full-text-min-words", "--full_text_min_words", dest="full_text_min_words", type=int,
+                            default=MIN_FEED_WORDS, help=f"auto: feed content shorter than this is completed from the page (default {MIN_FEED_WORDS}).")
+        parser.add_argument("--page-concurrency-per-host", "--page_concurrency_per_host", dest="page_concurrency_per_host",
+                            type=int, default=pages.concurrency_per_host,
+                            help=f"Page requests in flight per host, across all workers (default {pages.concurrency_per_host}).")
+        parser.add_argument("--page-delay", "--page_delay", dest="page_delay", type=float, default=pages.delay,
+                            help=f"Seconds between two page requests to one host, across all workers (default {pages.delay:g}; "
+                                 "a larger robots.txt Crawl-delay wins, up to 30 s).")
+        parser.add_argument("--max-pages", "--max_pages", dest="max_pages", type=int, default=pages.max_pages,
+                            help=f"Pages fetched per run at most (default {pages.max_pages:,}; streaming: per worker); the rest are 'cap_reached'.")
+        parser.add_argument("--allow-private-hosts", "--allow_private_hosts", dest="allow_private_hosts", type=_flag, nargs="?",
+                            const=True, default=False,
+                            help="Also fetch pages on private, loopback and link-local addresses (tests; never on a shared network).")
         parser.add_argument("--poll-interval", "--poll_interval", dest="poll_interval", type=float, default=60.0,
                             help="Streaming: seconds between polls of every feed (default 60).")
         parser.add_argument("--duration", dest="duration", type=float, default=None,
@@ -141,6 +160,14 @@ class NewsbeamOptions(PipelineOptions):
             retries=self.fetch_retries,
             max_redirects=self.fetch_max_redirects,
         )
+
+    def page_config(self) -> FetchConfig:
+        """The feed fetcher's limits with the article fetcher's User-Agent."""
+        return replace(self.fetch_config(), user_agent=PAGE_USER_AGENT)
+
+    def page_policy(self) -> PagePolicy:
+        return PagePolicy(concurrency_per_host=max(1, self.page_concurrency_per_host), delay=max(0.0, self.page_delay),
+                          max_pages=max(0, self.max_pages), allow_private=bool(self.allow_private_hosts))
 
     def minhash_config(self) -> MinHashConfig:
         return MinHashConfig(

@@ -20,6 +20,7 @@ SCHEMA_VERSION = "2"
 DateSource = Literal["metadata", "dateline", "feed", "extracted", "none"]
 DuplicateKind = Literal["exact", "near"]
 InputFormat = Literal["text", "jsonl", "csv", "html", "feed"]
+TextSource = Literal["feed", "page", "file", "headline"]
 
 
 def _require_utc(value: Optional[datetime]) -> Optional[datetime]:
@@ -84,6 +85,18 @@ class Article(_Record):
         description="Flat tags for filtering: 'lang:en', 'place:AF', 'city:1138958', 'topic:medtop:11000000', 'person:Boris Johnson', 'org:…'.",
     )
     word_count: int = Field(ge=0, description="Words of the text; in scripts written without spaces (Chinese, Japanese, Thai...) each character counts as one.")
+    text_source: TextSource = Field(
+        "file",
+        description="Where text came from: 'feed' (the entry's own content or summary), 'page' (the linked page, "
+                    "fetched and extracted), 'file' (an input file), 'headline' (a feed entry with only a title and a link: text is the title).",
+    )
+    page_status: Optional[str] = Field(
+        None,
+        description="Feed entries: what happened to the linked page: 'ok' (its text is used), 'not_fetched', 'full_content' "
+                    "(the feed carried the full text), 'already_in_output', 'duplicate_in_run', 'cap_reached', 'robots_disallowed', "
+                    "'private_address', 'reserved_host', 'dns_error', 'http_404', 'timeout', 'too_large', 'no_text', "
+                    "'paywall_or_consent', 'shorter_than_feed' ...; null for files.",
+    )
     published_at: Optional[datetime] = Field(None, description="Publication time in UTC; null when the input states none.")
     date_source: DateSource = Field("none", description="Where published_at came from; never a guess.")
     ingested_at: datetime = Field(description="When newsbeam normalised the record (UTC).")
@@ -190,11 +203,36 @@ class FeedFetch(_Record):
     _utc_fetched = field_validator("fetched_at")(_require_utc)
 
 
+class PageFetch(_Record):
+    """One fetch of one article page (``pages`` dataset: page-fetch health)."""
+
+    schema_version: str = Field(SCHEMA_VERSION)
+    page_id: str = Field(description="Stable id of this fetch (URL and time).")
+    url: str = Field(description="The entry's link as fetched.")
+    final_url: Optional[str] = Field(None, description="URL after redirects.")
+    canonical_url: Optional[str] = Field(None, description="The page's own canonical link (rel=canonical / og:url), when it has one.")
+    host: str = Field(description="Host (and non-default port) the request went to: the politeness key.")
+    article_id: str = Field(description="The article the page was fetched for.")
+    feed_url: Optional[str] = Field(None, description="Feed (or saved feed file) the entry came from.")
+    fetched_at: datetime = Field(description="When the fetch started (UTC).")
+    status: str = Field(description="'ok' or the page_status written to the article: robots_disallowed, http_404, timeout, too_large, no_text ...")
+    http_status: Optional[int] = Field(None, description="Status of the last response; null when none came.")
+    elapsed_ms: int = Field(ge=0, description="Wall time of the fetch, retries and waits included (robots.txt and pacing excluded).")
+    attempts: int = Field(0, ge=0, description="Requests made (1 + retries; 0 when refused before any request).")
+    bytes: int = Field(0, ge=0, description="Body size after gzip/deflate decoding.")
+    robots: str = Field(description="robots.txt verdict: 'allowed', 'disallowed', 'no_robots' (4xx: all allowed), 'unreachable', 'not_checked'.")
+    words: int = Field(0, ge=0, description="Words of main text extracted from the page.")
+    message: Optional[str] = None
+
+    _utc_fetched = field_validator("fetched_at")(_require_utc)
+
+
 DATASETS: dict[str, type[_Record]] = {
     "articles": Article,
     "duplicates": DuplicateRecord,
     "rejected": RejectedRecord,
     "feeds": FeedFetch,
+    "pages": PageFetch,
 }
 # Internal datasets under OUTPUT/_index/, read back by later runs.
 INDEX_DATASETS: dict[str, type[_Record]] = {"index": IndexRecord}

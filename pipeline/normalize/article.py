@@ -41,6 +41,14 @@ def article_id_for(*, guid: Optional[str], canonical: Optional[str], input_uri: 
     return hashlib.blake2b(f"{identity}\x1f{chash}".encode("utf-8"), digest_size=8).hexdigest()
 
 
+def _headline_candidate(fields: Mapping[str, Any]) -> Optional[str]:
+    """The title of a feed entry that has a title and a link but no text (else ``None``)."""
+    title, link = as_text(fields.get("title")), as_text(fields.get("url"))
+    if title and title.strip() and link and link.strip():
+        return " ".join(title.split())
+    return None
+
+
 def _language_code(value: Any) -> Optional[str]:
     text = as_text(value)
     if not text:
@@ -125,6 +133,11 @@ class Normalizer:
         fields = map_fields(raw.payload, self.field_map)
         context = raw.context or {}
         body = as_text(fields.get("text"))
+        is_feed = raw.input_format == "feed"
+        headline = None
+        if (not body or not body.strip()) and is_feed:
+            headline = _headline_candidate(fields)
+            body = headline
         if not body or not body.strip():
             raise RejectError(
                 *reasons.NORMALIZE_MISSING_FIELD,
@@ -142,12 +155,20 @@ class Normalizer:
         if title and paragraphs and len(paragraphs) > 1 and self.rules.same_text(paragraphs[0], title):
             paragraphs.pop(0)
         dateline = None
-        if paragraphs:
+        if paragraphs and headline is None:
             dateline, paragraphs[0] = self.rules.strip_dateline(paragraphs[0])
-        is_feed = raw.input_format == "feed"
+        if is_feed:
+            # A headline-only entry is a candidate (its page may be fetched), not a rejection.
+            text_source = "headline" if headline is not None else "feed"
+            has_content = bool(raw.payload.get("has_content")) if isinstance(raw.payload, dict) else False
+            page_status = "full_content" if has_content else "not_fetched"
+        else:
+            text_source, page_status = "file", None
         return self._assemble(
             raw,
             now,
+            text_source=text_source,
+            page_status=page_status,
             title=title,
             summary=" ".join(self.rules.fix_unicode(summary).split()) if summary else None,
             paragraphs=paragraphs,
@@ -182,6 +203,8 @@ class Normalizer:
         dateline: Optional[Dateline] = None,
         guid: Optional[str] = None,
         categories: Optional[list[str]] = None,
+        text_source: str = "file",
+        page_status: Optional[str] = None,
     ) -> dict:
         paragraphs = self.rules.clean_paragraphs(paragraphs)
         text = "\n\n".join(paragraphs)
@@ -223,6 +246,8 @@ class Normalizer:
             "language": _language_code(language),
             "language_score": None,
             "word_count": count_words(text),
+            "text_source": text_source,
+            "page_status": page_status,
             "published_at": published_at,
             "date_source": date_source,
             "ingested_at": now,

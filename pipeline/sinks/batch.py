@@ -137,7 +137,7 @@ class WriteArticles(beam.PTransform):
     def expand(self, pcolls):
         rejected_rows = rejected_to_rows(pcolls["rejected"], self._max_payload)
         datasets = {"articles": pcolls["articles"], "duplicates": pcolls["duplicates"], "rejected": rejected_rows}
-        for optional in ("index", "feeds"):
+        for optional in ("index", "feeds", "pages"):
             if optional in pcolls:
                 datasets[optional] = pcolls[optional]
         staged = [

@@ -56,6 +56,7 @@ DATASET_GLOBS = {
     "duplicates": ("duplicates", "*", "*.parquet"),
     "rejected": ("rejected", "*.parquet"),
     "feeds": ("feeds", "*", "*.parquet"),
+    "pages": ("pages", "*", "*.parquet"),
     "index": ("_index", "records", "*.parquet"),
 }
 # A staging folder without a commit record is rolled back once its owner is known to be gone:

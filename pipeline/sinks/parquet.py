@@ -22,7 +22,7 @@ from schemas.arrow import dataset_schema
 
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for NULL; DuckDB reads it as NULL
 ROW_GROUP_ROWS = 10_000
-ID_FIELDS = {"articles": "article_id", "duplicates": "article_id", "rejected": "rejected_id", "feeds": "fetch_id"}
+ID_FIELDS = {"articles": "article_id", "duplicates": "article_id", "rejected": "rejected_id", "feeds": "fetch_id", "pages": "page_id"}
 _MASK = (1 << 64) - 1
 
 
@@ -49,6 +49,7 @@ PARTITIONERS: dict[str, Callable[[dict], str]] = {
     "rejected": no_partition,
     "index": no_partition,
     "feeds": fetch_partition,
+    "pages": fetch_partition,
 }
 # Folder of each dataset under the output root.
 DATASET_FOLDERS = {
@@ -57,6 +58,7 @@ DATASET_FOLDERS = {
     "rejected": "rejected",
     "index": "_index/records",
     "feeds": "feeds",
+    "pages": "pages",
 }
 
 

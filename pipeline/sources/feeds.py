@@ -50,6 +50,7 @@ def entry_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
         "title": entry.get("title") or None,
         "text": content or summary,
         "summary": summary if content else None,
+        "has_content": content is not None,  # content:encoded / Atom content, not just a summary
         "link": entry.get("link") or None,
         "guid": entry.get("id") or None,
         "published": _iso(entry.get("published_parsed")) or _iso(entry.get("updated_parsed")) or _iso(entry.get("created_parsed")),

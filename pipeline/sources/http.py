@@ -32,6 +32,8 @@ except Exception:  # noqa: BLE001 - running from a source tree that is not insta
     __version__ = "0"
 
 USER_AGENT = f"newsbeam/{__version__} (+https://github.com/newsbeam/newsbeam; feed fetcher)"
+PAGE_USER_AGENT = f"newsbeam/{__version__} (+https://github.com/newsbeam/newsbeam; article fetcher, honours robots.txt)"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -73,6 +75,29 @@ class _TooLarge(Exception):
 
 class _Deadline(Exception):
     pass
+
+
+class _Refused(Exception):
+    """A redirect to a URL the guard refuses: ``(reason, message)``."""
+
+
+def _get(session: requests.Session, url: str, headers: dict, config: FetchConfig, guard) -> requests.Response:
+    """The response after redirects; with a guard, each hop is checked before it is requested."""
+    timeout = (config.connect_timeout, config.read_timeout)
+    if guard is None:
+        return session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=True)
+    current = url
+    for _hop in range(config.max_redirects + 1):
+        response = session.get(current, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
+        if not response.is_redirect:
+            return response
+        target = requests.compat.urljoin(current, response.headers.get("Location", ""))
+        response.close()
+        refused = guard(target)
+        if refused:
+            raise _Refused(refused[0], f"redirect to {target}: {refused[1]}")
+        current = target
+    raise requests.exceptions.TooManyRedirects(f"Exceeded {config.max_redirects} redirects.")
 
 
 def make_session(config: FetchConfig, pool_size: int = 10) -> requests.Session:
@@ -131,15 +156,27 @@ def fetch_feed(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     rng: Optional[random.Random] = None,
+    guard: Optional[Callable[[str], Optional[tuple[str, str]]]] = None,
+    accept: Optional[str] = None,
 ) -> FetchResult:
-    """GET ``url`` (conditionally when validators are given); never raises."""
+    """GET ``url`` (conditionally when validators are given); never raises.
+
+    With a ``guard`` (``url -> None`` or ``(reason, message)``), redirects are followed one hop
+    at a time and every URL, the first and each redirect target, is checked before any request
+    is sent to it (article pages: no private addresses, only http/https); a refused URL ends the
+    fetch with the guard's reason code."""
     rng = rng or random.Random()
     started = clock()
     result = FetchResult(url=url, outcome="error")
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         result.error, result.message = reasons.FETCH_BAD_SCHEME.reason, f"only http and https feeds are fetched: {url!r}"
         return result
-    headers = {}
+    if guard is not None:
+        refused = guard(url)
+        if refused:
+            result.error, result.message = refused
+            return result
+    headers = {"Accept": accept} if accept else {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -150,8 +187,7 @@ def fetch_feed(
         attempt_started = clock()
         retry_wait: Optional[float] = None
         try:
-            with session.get(url, headers=headers, timeout=(config.connect_timeout, config.read_timeout),
-                             stream=True, allow_redirects=True) as response:
+            with _get(session, url, headers, config, guard) as response:
                 result.http_status = response.status_code
                 result.final_url = response.url
                 result.headers = {k.lower(): v for k, v in response.headers.items()}
@@ -175,6 +211,9 @@ def fetch_feed(
                     result.etag = response.headers.get("ETag")
                     result.last_modified = response.headers.get("Last-Modified")
                     break
+        except _Refused as exc:
+            result.error, result.message = exc.args[0], exc.args[1]
+            break
         except _TooLarge as exc:
             result.error, result.message = reasons.FETCH_TOO_LARGE.reason, str(exc)
             break

@@ -62,7 +62,8 @@ def needs_page(article: dict, mode: str, min_words: int = MIN_FEED_WORDS) -> boo
 
 def entry_keys(article: dict) -> list[str]:
     """The keys that say an entry was written before: canonical URL and guid (the ``u:``/``g:``
-    keys of the dedup index)."""
+    keys of the dedup index, as ``pipeline.dedup.exact.exact_keys`` makes them; an entry has no
+    content hash yet when this is asked, before its page is fetched)."""
     keys = []
     if article.get("canonical_url"):
         keys.append(f"u:{article['canonical_url']}")

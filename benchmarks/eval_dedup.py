@@ -117,21 +117,26 @@ def truncated(share):
     """The first ``share`` of the words, cut at a sentence end (a wire story's first paragraphs)."""
     def truncate(headline, paragraphs, rng, donor):
         words = sum(len(p.split()) for p in paragraphs)
-        keep, count = [], 0
-        for paragraph in paragraphs:
-            sentences = _SENTENCE.split(paragraph)
-            kept = []
-            for sentence in sentences:
-                if count >= share * words:
-                    break
-                kept.append(sentence)
-                count += len(sentence.split())
-            if kept:
-                keep.append(" ".join(kept))
-            if count >= share * words:
-                break
-        return headline, keep
+        return headline, _first_words(paragraphs, share * words)
     return truncate
+
+
+def _first_words(paragraphs, limit: float) -> list:
+    """Whole sentences from the start of ``paragraphs`` until ``limit`` words are reached (the
+    paragraph structure kept, empty paragraphs dropped)."""
+    taken, count = [], 0
+    for paragraph in paragraphs:
+        kept = []
+        for sentence in _SENTENCE.split(paragraph):
+            if count >= limit:
+                break
+            kept.append(sentence)
+            count += len(sentence.split())
+        if kept:
+            taken.append(" ".join(kept))
+        if count >= limit:
+            break
+    return taken
 
 
 def extended(share):
@@ -141,19 +146,7 @@ def extended(share):
     and never a whole other article, which a copy does not contain)."""
     def extend(headline, paragraphs, rng, donor):
         words = sum(len(p.split()) for p in paragraphs)
-        added, count = [], 0
-        for paragraph in donor:
-            if count >= share * words:
-                break
-            sentences = _SENTENCE.split(paragraph)
-            kept = []
-            for sentence in sentences:
-                if count >= share * words:
-                    break
-                kept.append(sentence)
-                count += len(sentence.split())
-            added.append(" ".join(kept))
-        return f"UPDATE: {headline}", [*paragraphs, *added]
+        return f"UPDATE: {headline}", [*paragraphs, *_first_words(donor, share * words)]
     return extend
 
 

@@ -39,6 +39,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.typehints import KV
 
 from pipeline import metrics
+from pipeline.dedup.exact import MinRootUnionFind
 
 # Large-star + small-star rounds unrolled into the graph.  The edges of dedup are stars per
 # bundle already; 4 rounds converge any component whose bundle-level stars chain <= ~2^4 deep.
@@ -106,33 +107,6 @@ def settle(node: N, label: N, neighbour_labels: Iterable[N]) -> list[tuple[N, N]
     if not others:
         return []
     return [(node, label)] + [(node, q) for q in sorted(others)]
-
-
-class MinRootUnionFind:
-    """Disjoint sets whose root is always the lowest member."""
-
-    def __init__(self) -> None:
-        self.parent: dict = {}
-
-    def find(self, node: N) -> N:
-        root = self.parent.setdefault(node, node)
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:
-            self.parent[node], node = root, self.parent[node]
-        return root
-
-    def union(self, a: N, b: N) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if ra < rb:
-                self.parent[rb] = ra
-            else:
-                self.parent[ra] = rb
-
-    def roots(self) -> Iterator[tuple[N, N]]:
-        for node in list(self.parent):
-            yield node, self.find(node)
 
 
 class ComponentsDidNotConverge(RuntimeError):

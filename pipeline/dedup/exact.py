@@ -82,32 +82,47 @@ def exact_group(key: str, members: Iterable[Member]) -> tuple[list[tuple[Node, N
     return edges, seen
 
 
-class UnionFind:
-    """Disjoint sets of nodes whose root is always the lowest node."""
+class MinRootUnionFind:
+    """Disjoint sets whose root is always the lowest member (nodes compare as tuples: the lowest
+    node is the record that is kept)."""
 
     def __init__(self) -> None:
-        self.parent: dict[Node, Node] = {}
-        self.link: dict[Node, tuple[str, float]] = {}
+        self.parent: dict = {}
 
-    def find(self, node: Node) -> Node:
-        root = node
+    def find(self, node):
+        root = self.parent.setdefault(node, node)
         while self.parent[root] != root:
             root = self.parent[root]
         while self.parent[node] != root:  # path compression
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: Node, b: Node, label: Optional[str] = None, similarity: float = 1.0) -> None:
-        for node in (a, b):
-            self.parent.setdefault(node, node)
-        if label is not None:
-            self._set_link(a, (label, similarity))
+    def union(self, a, b) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             if ra < rb:
                 self.parent[rb] = ra
             else:
                 self.parent[ra] = rb
+
+    def roots(self) -> Iterator[tuple]:
+        for node in list(self.parent):
+            yield node, self.find(node)
+
+
+class UnionFind(MinRootUnionFind):
+    """Disjoint sets of nodes whose root is always the lowest node, with each node's best link
+    (how it was matched)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.link: dict[Node, tuple[str, float]] = {}
+
+    def union(self, a: Node, b: Node, label: Optional[str] = None, similarity: float = 1.0) -> None:
+        if label is not None:
+            self.parent.setdefault(a, a)
+            self._set_link(a, (label, similarity))
+        super().union(a, b)
 
     def _set_link(self, node: Node, link: tuple[str, float]) -> None:
         self.link[node] = better_link(self.link.get(node), link)

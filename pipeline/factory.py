@@ -8,7 +8,6 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.utils import shared
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.beam_fixes import fix_local_runner_streaming
@@ -23,11 +22,6 @@ from pipeline.sources.live import AddNewArticleCounts, ReadFeeds
 from pipeline.sources.pages import FetchArticlePages, FetchArticlePagesStream
 from pipeline.sources.streaming import ParseMessages, PollFeeds, read_pubsub
 from pipeline.tagging import TagArticles
-
-
-# Batch: the join by record uid, tagging and writing run in this many parts (see
-# DeduplicateArticles: the local runner's memory only; the same bytes are shuffled).
-RESOLVE_PARTS = 4
 
 
 def build_streaming_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Optional[str] = None,
@@ -104,18 +98,14 @@ def build_pipeline(pipeline: beam.Pipeline, options: NewsbeamOptions, run_id: Op
         options.output, options.full_text, options.page_policy(), options.page_config(), options.full_text_min_words,
         options.fetch_concurrency)
     deduplicated = completed["articles"] | "DeduplicateArticles" >> DeduplicateArticles(
-        options.output, None if options.no_near_dedup else options.minhash_config(), parts=RESOLVE_PARTS
+        options.output, None if options.no_near_dedup else options.minhash_config()
     )
-    articles = deduplicated["articles"]  # a tuple of RESOLVE_PARTS PCollections, written where they are made
+    articles = deduplicated["articles"]
     datasets = {"pages": completed["pages"]}
     if health is not None:
         datasets["feeds"] = {"health": health, "articles": articles} | "AddNewArticleCounts" >> AddNewArticleCounts()
     if not options.no_tagging:
-        tagger = shared.Shared()  # one Tagger per worker process for all parts
-        articles = tuple(
-            part | f"TagArticles{k or ''}" >> TagArticles(options.taxonomy, options.ner_model, tagger, options.topics)
-            for k, part in enumerate(articles)
-        )
+        articles = articles | "TagArticles" >> TagArticles(options.taxonomy, options.ner_model, topics=options.topics)
     rejected = (*rejects, normalized["rejected"]) | "CollectRejected" >> beam.Flatten()
     return {
         "articles": articles,

@@ -19,7 +19,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipeline import metrics
-from pipeline.beam_fixes import fix_local_runner_metrics
+from pipeline.beam_fixes import fix_local_runner_memory, fix_local_runner_metrics
 from pipeline.factory import build_pipeline
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks.commit import recover, write_owner
@@ -326,6 +326,7 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
     fix_local_runner_metrics()
+    fix_local_runner_memory()  # a stage's input in chunks, not copied whole (beam_fixes.py)
     started = datetime.now(timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     clock = time.perf_counter()

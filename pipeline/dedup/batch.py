@@ -88,9 +88,8 @@ class PrepareDedupFn(beam.DoFn):
     its exact keys and band keys as sharded lists (``shards.py``; a band member is
     ``pack_band_member(node)``), and ``(uid, ("s", sketch))``."""
 
-    def __init__(self, near: Optional[MinHashConfig], parts: int = 1):
+    def __init__(self, near: Optional[MinHashConfig]):
         self._near = near
-        self._parts = parts
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._near) if self._near else None
@@ -114,9 +113,7 @@ class PrepareDedupFn(beam.DoFn):
                 full |= self._bands.add(window, key, band_member)
             yield beam.pvalue.TaggedOutput(SKETCHES, (uid, (SIGNATURE, sketch(signature))))
             article = {**article, MINHASH_FIELD: signature.tobytes()}
-        keyed = uid, (ARTICLE, self._coder.encode(article))
-        part = record_part(uid, self._parts)
-        yield keyed if part == 0 else beam.pvalue.TaggedOutput(part_tag(part), keyed)
+        yield uid, (ARTICLE, self._coder.encode(article))
         if full:
             yield from self._drain()
 
@@ -127,26 +124,6 @@ class PrepareDedupFn(beam.DoFn):
         for tag, buffer in ((EXACT, self._exact), (BANDS, self._bands)):
             for window, value in buffer.drain():
                 yield beam.pvalue.TaggedOutput(tag, WindowedValue(value, window.max_timestamp(), [window]))
-
-
-def record_part(uid: str, parts: int) -> int:
-    """Which of the ``parts`` record joins a record uid goes to."""
-    return int(uid, 16) % parts if parts > 1 else 0
-
-
-def part_tag(part: int) -> str:
-    return f"part{part}"
-
-
-class SplitByRecordPartFn(beam.DoFn):
-    """``(uid, value)`` -> the output of its record part (``record_part``)."""
-
-    def __init__(self, parts: int):
-        self._parts = parts
-
-    def process(self, item):
-        part = record_part(item[0], self._parts)
-        yield item if part == 0 else beam.pvalue.TaggedOutput(part_tag(part), item)
 
 
 class _CompactEdgesFn(beam.DoFn):
@@ -394,25 +371,17 @@ class DeduplicateArticles(beam.PTransform):
 
     ``output``: dedup also against the index earlier runs wrote there (``None``: within
     the run only).  ``near``: the MinHash configuration (``None``: exact only).
+"""
 
-    ``parts`` > 1: the join by record uid runs as that many GroupByKeys (records split by
-    uid) and every value of the result is a tuple of ``parts`` PCollections.  The same bytes
-    are shuffled; only the local runner cares: it hands a stage its whole input in memory
-    and copies it several times over, so in parts the copies are a fraction of the articles
-    (BBC x50, one worker: peak RSS 3.05 GB in one part, 2.2 GB in 4; 8 parts gain nothing
-    more).  Managed runners are indifferent to it."""
-
-    def __init__(self, output: Optional[str] = None, near: Optional[MinHashConfig] = MinHashConfig(), parts: int = 1):
+    def __init__(self, output: Optional[str] = None, near: Optional[MinHashConfig] = MinHashConfig()):
         super().__init__()
         self._output = output
         self._near = near
-        self._parts = parts
 
     def expand(self, articles):
         pipeline = articles.pipeline
-        part_tags = [part_tag(part) for part in range(1, self._parts)]
-        prepared = articles | "PrepareDedup" >> beam.ParDo(PrepareDedupFn(self._near, self._parts)).with_outputs(
-            EXACT, BANDS, SKETCHES, *part_tags, main="articles")
+        prepared = articles | "PrepareDedup" >> beam.ParDo(PrepareDedupFn(self._near)).with_outputs(
+            EXACT, BANDS, SKETCHES, main="articles")
         index = pipeline | "ReadIndexKeys" >> ReadIndexKeys(self._output) if self._output else None
 
         exact = (
@@ -465,23 +434,11 @@ class DeduplicateArticles(beam.PTransform):
             | "ClusterSizes" >> beam.ParDo(ClusterSizeFn())
         )
         decisions = (exact[SEEN], links, clusters) | "CollectDecisions" >> beam.Flatten()
-        if self._parts > 1:
-            split = decisions | "SplitDecisions" >> beam.ParDo(SplitByRecordPartFn(self._parts)).with_outputs(
-                *part_tags, main="part0")
-            pairs = [(prepared.articles, split.part0)] + [(prepared[tag], split[tag]) for tag in part_tags]
-        else:
-            pairs = [(prepared.articles, decisions)]
-        resolved = []
-        for part, (part_articles, part_decisions) in enumerate(pairs):
-            label = str(part) if part else ""
-            resolved.append(
-                (part_articles, part_decisions)
-                | f"CollectByRecord{label}" >> beam.Flatten()
-                | f"GroupByRecord{label}" >> beam.GroupByKey()
-                | f"ResolveDuplicates{label}" >> beam.ParDo(ResolveDuplicatesFn(self._near)).with_output_types(
-                    Row, **{DUPLICATES: Row, INDEX: Row}).with_outputs(DUPLICATES, INDEX, main="articles")
-            )
-        if self._parts == 1:
-            only = resolved[0]
-            return {"articles": only.articles, DUPLICATES: only[DUPLICATES], INDEX: only[INDEX]}
-        return {name: tuple(r[name] for r in resolved) for name in ("articles", DUPLICATES, INDEX)}
+        resolved = (
+            (prepared.articles, decisions)
+            | "CollectByRecord" >> beam.Flatten()
+            | "GroupByRecord" >> beam.GroupByKey()
+            | "ResolveDuplicates" >> beam.ParDo(ResolveDuplicatesFn(self._near)).with_output_types(
+                Row, **{DUPLICATES: Row, INDEX: Row}).with_outputs(DUPLICATES, INDEX, main="articles")
+        )
+        return {"articles": resolved.articles, DUPLICATES: resolved[DUPLICATES], INDEX: resolved[INDEX]}

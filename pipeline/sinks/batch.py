@@ -123,8 +123,7 @@ class CommitRunFn(beam.DoFn):
 class WriteArticles(beam.PTransform):
     """``{"articles", "duplicates", "rejected"[, "index", "feeds"]}`` -> the Parquet datasets,
     published together by one commit.  ``rejected`` holds ``Rejection``s; they become capped
-    ``RejectedRecord`` rows.  A dataset may come as a tuple of PCollections: each is written where
-    it is produced.  Returns the published file paths."""
+    ``RejectedRecord`` rows.  Returns the published file paths."""
 
     def __init__(self, output: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE,
                  max_payload_bytes: Optional[int] = None, run_id: Optional[str] = None):
@@ -141,14 +140,12 @@ class WriteArticles(beam.PTransform):
             if optional in pcolls:
                 datasets[optional] = pcolls[optional]
         staged = [
-            rows | f"Write{name.title().replace('_', '')}TempFiles{part or ''}" >> beam.ParDo(
+            rows | f"Write{name.title().replace('_', '')}TempFiles" >> beam.ParDo(
                 WriteBundleFilesFn(self._output, name, self._run_id, self._rows_per_file)
             )
-            for name, parts in datasets.items()
-            for part, rows in enumerate(parts if isinstance(parts, tuple) else (parts,))
+            for name, rows in datasets.items()
         ]
-        sentinel = pcolls["articles"][0].pipeline if isinstance(pcolls["articles"], tuple) else pcolls["articles"].pipeline
-        staged.append(sentinel | "CommitSentinel" >> beam.Create([None]))
+        staged.append(pcolls["articles"].pipeline | "CommitSentinel" >> beam.Create([None]))
         return (
             staged
             | "CollectStagedFiles" >> beam.Flatten()

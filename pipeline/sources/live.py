@@ -274,11 +274,9 @@ class AddNewArticleCounts(beam.PTransform):
 
     def expand(self, pcolls):
         health = pcolls["health"] | "KeyHealthByFeed" >> beam.ParDo(KeyHealthByFeedFn())
-        parts = pcolls["articles"] if isinstance(pcolls["articles"], tuple) else (pcolls["articles"],)
-        keyed = [part | f"KeyArticleByFeed{k or ''}" >> beam.ParDo(KeyArticleByFeedFn()) for k, part in enumerate(parts)]
         counts = (
-            keyed
-            | "CollectFeedCounts" >> beam.Flatten()  # (feed URL, 1) pairs only, never articles
+            pcolls["articles"]
+            | "KeyArticleByFeed" >> beam.ParDo(KeyArticleByFeedFn())  # (feed URL, 1) pairs only, never articles
             | "CountArticlesPerFeed" >> beam.CombinePerKey(sum)
         )
         return (

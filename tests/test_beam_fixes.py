@@ -97,3 +97,15 @@ def test_a_job_under_the_memory_fix_groups_and_flattens_as_before(monkeypatch):
             | beam.MapTuple(lambda key, values: (key, sum(len(v) for v in values)))
         )
         assert_that(sums, equal_to(expected))
+
+
+def test_multi_processing_workers_start_as_the_fixed_worker(monkeypatch):
+    """A worker subprocess runs ``python -m pipeline.beam_fixes`` (Beam's sdk_worker_main with the
+    worker half of the fix); the multi_processing runs in test_incremental.py go through it."""
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    beam_fixes.fix_local_runner_memory()
+    monkeypatch.setattr(worker_handlers.GrpcWorkerHandler, "__init__", lambda self, *args: None)
+    handler = worker_handlers.SubprocessSdkWorkerHandler(
+        b"/usr/bin/python3 -m apache_beam.runners.worker.sdk_worker_main", None, None, None)
+    assert handler._worker_command_line == b"/usr/bin/python3 -m pipeline.beam_fixes"

@@ -2,7 +2,8 @@
 applied by ``newsbeam run`` before a pipeline runs.  This is the one module that knows the local
 runner's internals; nothing here changes a pipeline's graph or what a managed runner does.
 
-Metrics (``fix_local_runner_metrics``).  The FnApiRunner (what the DirectRunner falls back to here) merges each bundle's metrics into the
+Metrics (``fix_local_runner_metrics``).  The FnApiRunner (what the DirectRunner falls back to
+here) merges each bundle's metrics into the
 running total with ``monitoring_infos.consolidate``, a *generator*, and stores the generator:
 after *n* bundles the total is a chain of *n* nested generators that keeps every bundle's
 ``MonitoringInfo`` protos alive.  Memory grows with the number of bundles (~8 MB/s for an idle
@@ -247,10 +248,9 @@ def fix_local_runner_memory() -> None:
        ``--direct_running_mode multi_processing`` each worker subprocess starts as
        ``python -m pipeline.beam_fixes``, which applies it and then runs Beam's own
        ``sdk_worker_main`` (measured at x10: ~160 MB less per worker process).
-
     5. With ``multi_processing`` the runner's gRPC threads each get a glibc malloc arena, and
        freed chunks in one arena are not reused by the others (measured at x50 with 2 workers: the
-       runner process peaked at 2,152 MB, 1,898 MB with ``MALLOC_ARENA_MAX=2``).  Fixed: the
+       runner process peaked at 2,152 MB; 1,731 MB with this limit).  Fixed: the
        runner and each worker process limit themselves to 2 arenas (``mallopt``; glibc only,
        nothing elsewhere).
 

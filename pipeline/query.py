@@ -46,27 +46,33 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def query_rows(output: str, sql: str, attempts: int = 10) -> tuple[list[str], list[tuple]]:
+def query_rows(output: str, sql: str, deadline_s: float = 120.0) -> tuple[list[str], list[tuple]]:
     """Columns and rows of ``sql`` over the committed data.  A file listed as committed can be
     replaced by a commit published while the query runs (a compaction, a roll-forward): the query
     then fails on the missing file and is run again on a fresh listing (after a short, growing
-    pause, so that it gets past a burst of commits), never answered from a mix."""
+    pause), never answered from a mix.  It keeps trying for ``deadline_s`` seconds: a burst of
+    commits (a compaction of many partitions, one commit each) ends long before that, and only an
+    error that outlasts it (a file really missing) is raised."""
     import time
 
-    for attempt in range(attempts):
-        con = connect(output)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        con = None
         try:
+            con = connect(output)  # creating a view opens files too
             relation = con.sql(sql)
             if relation is None:
                 return [], []
             return relation.columns, relation.fetchall()
         except duckdb.IOException:
-            if attempt == attempts - 1:
+            if time.monotonic() - started > deadline_s:
                 raise
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            attempt += 1
         finally:
-            con.close()
-    raise AssertionError("unreachable")
+            if con is not None:
+                con.close()
 
 
 def run_query(output: str, sql: str, fmt: str = "table", max_width: int = 60) -> str:

@@ -109,3 +109,20 @@ def test_a_concurrent_reader_never_sees_a_row_twice_or_not_at_all(small_files, t
     assert not errors, errors[:3]
     assert len(seen) >= 3
     assert all(total == distinct == expected[ds] for ds, total, distinct in seen), [s for s in seen if s[1] != expected[s[0]]][:5]
+
+
+def test_a_file_really_missing_still_fails_the_query(small_files, tmp_path, monkeypatch):
+    """The retry is for files a commit replaced meanwhile; a listed file that stays unreadable
+    (lost outside newsbeam) fails the query loudly once the deadline has passed."""
+    import duckdb
+
+    from pipeline.sinks import commit
+
+    listed = commit.committed_files
+
+    def with_a_lost_file(output, dataset):
+        return listed(output, dataset) + [commit.CommittedFile(str(tmp_path / "lost.parquet"))]
+
+    monkeypatch.setattr(commit, "committed_files", with_a_lost_file)
+    with pytest.raises(duckdb.IOException):
+        query_rows(str(small_files), "SELECT count(*) FROM articles", deadline_s=0.3)

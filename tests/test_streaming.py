@@ -183,15 +183,16 @@ def test_ctrl_c_keeps_published_files_and_prints_a_summary(tmp_path):
 
     out = tmp_path / "out"
     feeds = tmp_path / "feeds.txt"
-    with FeedServer() as server:
+    log_path = tmp_path / "stderr.txt"
+    with FeedServer() as server, log_path.open("w") as log:
         feeds.write_text(f"{server.url('/rss')}\n{server.url('/atom')}\n")
         child = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feeds", str(feeds), "--poll-interval", "1",
              "--output", str(out), "--no-tagging"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.monotonic() + 60
         while not list((out / "articles").glob("**/*.parquet")) and time.monotonic() < deadline:
-            assert child.poll() is None, "the job ended on its own"
+            assert child.poll() is None, f"the job ended on its own: {log_path.read_text()[-3000:]}"
             time.sleep(0.1)
         child.send_signal(signal.SIGINT)
         printed, _ = child.communicate(timeout=60)

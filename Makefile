@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/
 
-.PHONY: demo test install bench clean schemas train-topics
+.PHONY: demo test install browser bench clean schemas train-topics
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	$(BIN)/newsbeam query --output $(OUT) "SELECT input_format, count(*) AS articles, min(published_date) AS first_day, max(published_date) AS last_day FROM articles GROUP BY 1 ORDER BY 1"
 	$(BIN)/newsbeam query --output $(OUT) "SELECT title, [p.name FOR p IN places][1:3] AS places, [t.label FOR t IN topics][1:2] AS topics, persons[1:2] AS people FROM articles WHERE input_format = 'text' ORDER BY input_uri"
 
-## test: set up .venv (with test extras) and run the whole test suite
-test: $(STAMP)
+## browser: Debian's chromium for the report's browser test (needs root and apt-get; else that test is skipped)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }; }; } || \
+	  echo "note: chromium could not be installed (needs root and apt-get): the report's browser test will be skipped"
+
+## test: set up .venv (with test extras) and Chromium, and run the whole test suite
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## bench: throughput and peak memory on BBC x1 and x10 (needs ../shared/corpora/bbc)

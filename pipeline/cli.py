@@ -11,6 +11,7 @@ USAGE = """usage: newsbeam run --input GLOB [--input GLOB …] --output DIR [new
        newsbeam query --output DIR [--format table|csv|json] "SQL"
        newsbeam recover --output DIR
        newsbeam compact --output DIR [--dataset NAME …] [--older-than 1d] [--target-rows N]
+       newsbeam report --output DIR [--html report.html]
 
 commands:
   run     read, normalise, deduplicate, tag and write articles (see 'newsbeam run --help')
@@ -18,6 +19,8 @@ commands:
   recover finish (roll forward) or clean (roll back) what interrupted runs left in DIR; every run
           does this first by itself
   compact rewrite each quiet partition's small files as few large ones (one commit per partition)
+  report  charts of the committed data (per day, source, duplicates, rejections, feed health, places,
+          topics, people) in one self-contained HTML page that works offline
 """
 
 
@@ -37,7 +40,7 @@ def _run(argv: Sequence[str]) -> int:
         print(f"newsbeam run: {exc}\n\n{USAGE}", file=sys.stderr)
         return 2
     print(summary.render())
-    if summary.state == "DRY_RUN":
+    if summary.state in ("DRY_RUN", "SUBMITTED"):
         return 0
     if summary.state == "INTERRUPTED":
         return 130
@@ -95,6 +98,21 @@ def _compact(argv: Sequence[str]) -> int:
     return 0
 
 
+def _report(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam report")
+    parser.add_argument("--output", required=True, help="Output root written by 'newsbeam run'.")
+    parser.add_argument("--html", default="report.html", help="Page to write (default report.html).")
+    args = parser.parse_args(argv)
+    try:
+        from pipeline.report import summary_lines, write_report
+    except ImportError as exc:  # plotly is the 'report' extra
+        print(f"newsbeam report: {exc}; install it with: pip install 'newsbeam[report]'", file=sys.stderr)
+        return 2
+    data = write_report(args.output, args.html)
+    print("\n".join(summary_lines(data, args.html)))
+    return 0
+
+
 class _QuietImportNoise(logging.Filter):
     """Beam warns at import that the (optional) GCP client libraries are missing."""
 
@@ -118,6 +136,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _recover(rest)
     if command == "compact":
         return _compact(rest)
+    if command == "report":
+        return _report(rest)
     print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

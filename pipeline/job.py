@@ -42,6 +42,7 @@ class RunSummary:
     manifest: Optional[str] = None
     recovery: dict = field(default_factory=dict)  # what this run did to earlier interrupted runs (commit.Recovery)
     plan: dict = field(default_factory=dict)  # a dry run: job type and top-level steps (nothing was run or written)
+    job_id: Optional[str] = None  # a submitted job: the runner's id of it
 
     @property
     def records_read(self) -> int:
@@ -72,6 +73,15 @@ class RunSummary:
                 f"  output             {self.output}",
                 f"  steps ({len(steps)})" + "".join(f"\n    {name}" for name in steps),
                 "  options            " + " ".join(f"--{k}={v}" for k, v in sorted(self.plan.get("options", {}).items())),
+            ])
+        if self.state == "SUBMITTED":
+            return "\n".join([
+                f"newsbeam run {self.run_id}: submitted to {self.runner}; the job runs there, this process has ended its part",
+                f"  job id             {self.job_id or '(the runner gave none)'}",
+                f"  runner state       {self.plan.get('runner_state', 'unknown')}",
+                f"  output             {self.output}",
+                "  counts             none yet: the job's counters are in the runner's monitoring "
+                "(for Dataflow: gcloud dataflow jobs show JOB_ID, or the console); its rows count once it commits",
             ])
         a, d, r = self.written("articles"), self.written("duplicates"), self.written("rejected")
         rate = self.records_read / self.wall_seconds if self.wall_seconds else 0.0
@@ -283,6 +293,29 @@ def _dry_run(options: PipelineOptions, nb: NewsbeamOptions, run_id: str, runner:
 
 
 LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "FnApiRunner", "PrismRunner")
+TERMINAL_STATES = ("DONE", "FAILED", "CANCELLED", "DRAINED", "UPDATED", "STOPPED")
+
+
+def _is_local(runner: str) -> bool:
+    return runner.rsplit(".", 1)[-1] in LOCAL_RUNNERS
+
+
+def job_id_of(result) -> Optional[str]:
+    """The runner's id of a submitted job (Dataflow: ``job_id()``; portable runners: ``_job_id``)."""
+    for name in ("job_id", "_job_id"):
+        value = getattr(result, name, None)
+        if callable(value):
+            try:
+                value = value()
+            except Exception:  # noqa: BLE001 - a result without an id yet: say so, do not fail the launch
+                value = None
+        if value:
+            return str(value)
+    return None
+
+
+def _state_name(state) -> str:
+    return str(state).rsplit(".", 1)[-1]
 
 
 def _start_progress(options: PipelineOptions, nb: NewsbeamOptions, runner: str):
@@ -340,11 +373,23 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     write_owner(nb.output, run_id, runner)
     live = _start_progress(options, nb, runner)
     previous = _catch_sigint(interrupted)
+    submitted = False
     pipeline = _new_pipeline(options)
     try:
         build_pipeline(pipeline, nb, run_id=run_id)
         result = pipeline.run()
-        state = str(result.wait_until_finish())
+        if nb.no_wait and not _is_local(runner):
+            state = _state_name(result.state)
+        else:
+            state = _state_name(result.wait_until_finish() or result.state)
+        if state not in TERMINAL_STATES:
+            # --no-wait, or a runner that returns before the job ends (a template launcher): the job
+            # runs elsewhere, nothing is counted here and this process must not touch its output.
+            submitted = True
+            return RunSummary(run_id=run_id, output=nb.output, runner=runner, state="SUBMITTED",
+                              started_at=started.isoformat(), wall_seconds=round(time.perf_counter() - clock, 3),
+                              recovery={} if recovery.empty else recovery.as_dict(), job_id=job_id_of(result),
+                              plan={"runner_state": state})
         counters = _counters(result)
     except BaseException as exc:
         # Ctrl-C (however the runner re-raised it): every published file is complete (files are
@@ -357,7 +402,7 @@ def run_job(argv: Sequence[str]) -> RunSummary:
         _stop_progress(live)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        if options.view_as(StandardOptions).streaming:
+        if options.view_as(StandardOptions).streaming and not submitted:
             _finish_streaming(nb.output, run_id)
     summary = RunSummary(
         run_id=run_id,

@@ -128,6 +128,11 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--near-max-bucket", "--near_max_bucket", dest="near_max_bucket", type=int, default=defaults.max_bucket,
                             help=f"Band buckets with more records are skipped as boilerplate (default {defaults.max_bucket}).")
         parser.add_argument(
+            "--no-wait", "--no_wait", dest="no_wait", type=_flag, nargs="?", const=True, default=False,
+            help="Return as soon as a remote runner (Dataflow, Flink, Spark) has accepted the job: the summary says "
+                 "SUBMITTED with the job id, and counts nothing (local runners run the job in this process and always wait).",
+        )
+        parser.add_argument(
             "--quiet", dest="quiet", type=_flag, nargs="?", const=True, default=False,
             help="No live progress while a local run works (the summary is still printed).",
         )

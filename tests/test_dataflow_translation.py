@@ -66,3 +66,24 @@ def test_runner_option_errors_are_usage_errors(capsys):
     args = [a if a != "--project=test-project" else "--project=p" for a in DRY_RUN]
     assert main(["run", "--input", "seeds/*", *args]) == 2
     assert "Invalid Project ID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("runner, flags", [("submit_only_runner.SubmitOnlyRunner", ["--no-wait"]),
+                                           ("submit_only_runner.LauncherRunner", [])])
+def test_a_job_that_runs_elsewhere_is_reported_submitted_with_its_id_and_no_counts(runner, flags, tmp_path, capsys):
+    """--no-wait, or a runner that returns before the job ends: 'submitted', the job id, no fake
+    count, exit 0; and this process leaves the output alone (no manifest, nothing finished)."""
+    import submit_only_runner
+    from conftest import SEEDS
+    from pipeline.cli import main
+
+    out = tmp_path / "out"
+    before = len(submit_only_runner.SUBMITTED)
+    code = main(["run", "--input", str(SEEDS / "*"), "--output", str(out), "--runner", runner, *flags])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"submitted to {runner}" in printed and "2026-12-01_10_00_00-1234567890" in printed
+    assert "articles written" not in printed and "check:" not in printed and "records/s" not in printed
+    assert not (out / "_manifests").exists()
+    if flags:
+        assert len(submit_only_runner.SUBMITTED) == before + 1  # the job was handed over, not run here

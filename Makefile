@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: set up .venv, run the job on everything in seeds/ into out/, print the summary and a sample query
+## demo: set up .venv, run the job on everything in seeds/ into out/, print the summary and sample queries, write out/report.html
 demo: $(STAMP)
 	$(BIN)/newsbeam run --input 'seeds/**' --output $(OUT)
 	$(BIN)/newsbeam query --output $(OUT) "SELECT input_format, count(*) AS articles, min(published_date) AS first_day, max(published_date) AS last_day FROM articles GROUP BY 1 ORDER BY 1"
 	$(BIN)/newsbeam query --output $(OUT) "SELECT title, [p.name FOR p IN places][1:3] AS places, [t.label FOR t IN topics][1:2] AS topics, persons[1:2] AS people FROM articles WHERE input_format = 'text' ORDER BY input_uri"
+	$(BIN)/newsbeam report --output $(OUT) --html $(OUT)report.html
 
 ## browser: Debian's chromium for the report's browser test (needs root and apt-get; else that test is skipped)
 browser:

@@ -76,7 +76,7 @@ def main() -> None:
         elapsed = time.time() - started
         current = rss_mb(child.pid)
         peak = max(peak, current)
-        for mark in (15, 30, 60, 90, 120, 180, 240):
+        for mark in (15, 30, 60, 90, 120, 180, 240, 300, 360):
             if elapsed >= mark and f"{mark}s" not in memory and current:
                 memory[f"{mark}s"] = round(current, 1)
         time.sleep(0.5)

@@ -19,7 +19,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipeline import metrics
-from pipeline.beam_fixes import fix_local_runner_memory, fix_local_runner_metrics
+from pipeline.beam_fixes import fix_local_runner_memory, fix_local_runner_metrics, fix_local_runner_state_cache
 from pipeline.factory import build_pipeline
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks.commit import recover, write_owner
@@ -355,11 +355,21 @@ def _stop_progress(started) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _state_cache_mb(argv: Sequence[str], options: PipelineOptions) -> Optional[int]:
+    """``--max_cache_memory_usage_mb`` when the command line gives it, else ``None``."""
+    from apache_beam.options.pipeline_options import WorkerOptions
+
+    if any(a.split("=", 1)[0] == "--max_cache_memory_usage_mb" for a in argv):
+        return options.view_as(WorkerOptions).max_cache_memory_usage_mb
+    return None
+
+
 def run_job(argv: Sequence[str]) -> RunSummary:
     """Build and run the pipeline; blocks until it finishes (batch)."""
     options, nb = parse_options(argv)
     fix_local_runner_metrics()
     fix_local_runner_memory()  # a stage's input in chunks, not copied whole (beam_fixes.py)
+    fix_local_runner_state_cache(_state_cache_mb(argv, options))  # --max_cache_memory_usage_mb, as on managed workers
     started = datetime.now(timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     clock = time.perf_counter()

@@ -109,3 +109,22 @@ def test_multi_processing_workers_start_as_the_fixed_worker(monkeypatch):
     handler = worker_handlers.SubprocessSdkWorkerHandler(
         b"/usr/bin/python3 -m apache_beam.runners.worker.sdk_worker_main", None, None, None)
     assert handler._worker_command_line == b"/usr/bin/python3 -m pipeline.beam_fixes"
+
+
+def test_the_in_process_worker_state_cache_follows_the_beam_option():
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    from pipeline.beam_fixes import fix_local_runner_state_cache
+    from pipeline.job import _state_cache_mb
+
+    def size(*argv: str) -> int:
+        fix_local_runner_state_cache(_state_cache_mb(argv, PipelineOptions(list(argv))))
+        return worker_handlers.STATE_CACHE_SIZE_MB
+
+    try:
+        assert size("--max_cache_memory_usage_mb", "7") == 7
+        assert size("--max_cache_memory_usage_mb=0") == 0  # off, as on Dataflow's workers by default
+        assert size() == 100  # not given: the local runner's own size again
+    finally:
+        worker_handlers.STATE_CACHE_SIZE_MB = 100

@@ -142,5 +142,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The ``newsbeam`` command.  After Ctrl-C (exit code 130) the summary is printed and every
+    published file is complete; the process then ends at once instead of joining the local
+    runner's threads, which an interrupt can leave waiting for data that never comes."""
+    code = main()
+    if code == 130:
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -392,107 +392,10 @@ def fix_worker_memory() -> None:
     setattr(operation, _WORKER_APPLIED, True)
 
 
-_REAL_TIME_APPLIED = "_newsbeam_real_time_timers_fixed"
-
-
-def fix_local_runner_processing_time_timers() -> None:
-    """A streaming pipeline with processing-time timers runs on the FnApiRunner, as it would without them.
-
-    The DirectRunner of Beam 2.77 sends any pipeline with a ``TimeDomain.REAL_TIME`` timer to the
-    legacy BundleBasedDirectRunner (its ``_FnApiRunnerSupportVisitor``), which cannot run this
-    job's ``PeriodicImpulse`` feed polling.  The FnApiRunner itself runs processing-time timers: a
-    timer not yet due waits in its ``time_pending_inputs`` queue until its clock (the wall clock
-    outside TestStream) reaches it.  So for a ``--streaming`` pipeline with such a timer and none
-    of the transforms the FnApiRunner cannot run (Pub/Sub, TestStream: Beam's own list), this
-    runs it on the FnApiRunner, built the way the DirectRunner builds it.  Prism, which the
-    DirectRunner would try first, is skipped for these pipelines as Beam skips it too (it does
-    not run real-time timers either).  Every other pipeline goes through the DirectRunner
-    unchanged; idempotent."""
-    from apache_beam.runners.direct import direct_runner
-
-    runner = direct_runner.SwitchingDirectRunner
-    if getattr(runner, _REAL_TIME_APPLIED, False):
-        return
-    run_pipeline = runner.run_pipeline
-
-    def run_pipeline_with_real_time_timers(self, pipeline, options):
-        from apache_beam.options.pipeline_options import StandardOptions
-
-        if options.view_as(StandardOptions).streaming and _timers_only_block_fnapi(pipeline):
-            from apache_beam.portability.api import beam_provision_api_pb2
-            from apache_beam.runners.portability.fn_api_runner import fn_runner
-            from apache_beam.runners.portability.portable_runner import JobServiceHandle
-
-            encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-            provision = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
-            return fn_runner.FnApiRunner(provision_info=provision).run_pipeline(pipeline, options)
-        return run_pipeline(self, pipeline, options)
-
-    runner.run_pipeline = run_pipeline_with_real_time_timers
-    _wait_for_time_pending_timers()
-    setattr(runner, _REAL_TIME_APPLIED, True)
-
-
-def _wait_for_time_pending_timers() -> None:
-    """When a streaming run's input has ended and only processing-time timers not yet due are
-    left, the FnApiRunner stops and fails ("time-pending bundles did not execute"): nothing else
-    keeps its loop going.  The runner now waits for its clock to reach the earliest of them (as
-    a job still running would), in steps of at most a second, so the timers fire when due and the
-    run ends once none is left (a bounded run drains its hosts' page queues)."""
-    import time
-
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
-    runner = fn_runner.FnApiRunner
-    schedule = runner._schedule_ready_bundles
-
-    def schedule_then_wait_for_time_pending(self, context):
-        schedule(self, context)
-        queues = context.queues
-        while (_streaming(self) and not len(queues.ready_inputs) and not len(queues.watermark_pending_inputs)
-               and len(queues.time_pending_inputs)):
-            earliest = min(float(key[1]) for key, _ in queues.time_pending_inputs._q)
-            wait = earliest - float(context.clock.time())
-            if wait > 0:
-                time.sleep(min(wait, 1.0))
-            schedule(self, context)
-
-    runner._schedule_ready_bundles = schedule_then_wait_for_time_pending
-
-
-def _timers_only_block_fnapi(pipeline) -> bool:
-    """The pipeline has a processing-time timer and nothing else the FnApiRunner cannot run."""
-    from apache_beam.io.gcp.pubsub import ReadFromPubSub, WriteToPubSub
-    from apache_beam.pipeline import PipelineVisitor
-    from apache_beam.testing.test_stream import TestStream
-    from apache_beam.transforms import userstate
-    from apache_beam.transforms.timeutil import TimeDomain
-
-    class Visitor(PipelineVisitor):
-        real_time, blocked = False, False
-
-        def enter_composite_transform(self, applied):
-            if isinstance(applied.transform, (ReadFromPubSub, WriteToPubSub)):
-                self.blocked = True
-
-        def visit_transform(self, applied):
-            transform = applied.transform
-            if isinstance(transform, (TestStream, ReadFromPubSub, WriteToPubSub)):
-                self.blocked = True
-            if hasattr(transform, "dofn") and userstate.is_stateful_dofn(transform.dofn):
-                _, timers = userstate.get_dofn_specs(transform.dofn)
-                self.real_time |= any(t.time_domain == TimeDomain.REAL_TIME for t in timers)
-
-    visitor = Visitor()
-    pipeline.visit(visitor)
-    return visitor.real_time and not visitor.blocked
-
-
 def fix_local_runner_streaming() -> None:
-    """The fixes a streaming job needs on the local runner (``build_streaming_pipeline``)."""
+    """Both fixes a streaming job needs on the local runner (``build_streaming_pipeline``)."""
     fix_local_runner_event_timers()
     fix_local_runner_flatten_flow()
-    fix_local_runner_processing_time_timers()
 
 
 if __name__ == "__main__":  # a local multi_processing worker (fix_local_runner_memory): Beam's, fixed

@@ -30,7 +30,5 @@ PAGES_FETCHED = "pages_fetched"  # article pages requested (one row each in page
 PAGES_USED = "pages_used"  # pages whose text became the article text
 PAGES_SKIPPED = "pages_skipped"  # candidates already in the output or duplicated in this run: no request
 PAGES_CAPPED = "pages_capped"  # candidates over --max-pages
-PAGES_QUEUED = "pages_queued"  # streaming: pages that waited in their host's queue for a turn
-PAGES_BACKLOG_FULL = "pages_backlog_full"  # streaming: pages refused because their host's queue was full
 PAGES_BY_STATUS = "pages/{status}"
 PAGE_SEEDS = "page_seen_seeds"  # streaming: index keys fed into the seen-key state at start

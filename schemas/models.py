@@ -93,8 +93,8 @@ class Article(_Record):
     page_status: Optional[str] = Field(
         None,
         description="Feed entries: what happened to the linked page: 'ok' (its text is used), 'not_fetched', 'full_content' "
-                    "(the feed carried the full text), 'already_in_output', 'duplicate_in_run', 'cap_reached', "
-                    "'host_backlog_full' (streaming: too many pages waited for one host), 'robots_disallowed', 'private_address', 'reserved_host', 'dns_error', 'http_404', 'timeout', 'too_large', 'no_text', "
+                    "(the feed carried the full text), 'already_in_output', 'duplicate_in_run', 'cap_reached', 'robots_disallowed', "
+                    "'private_address', 'reserved_host', 'dns_error', 'http_404', 'timeout', 'too_large', 'no_text', "
                     "'paywall_or_consent', 'shorter_than_feed' ...; null for files.",
     )
     published_at: Optional[datetime] = Field(None, description="Publication time in UTC; null when the input states none.")

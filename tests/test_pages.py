@@ -305,39 +305,3 @@ def test_property_an_address_is_fetched_only_when_it_is_global():
         assert (refused is None) == (ip.is_global and not ip.is_multicast and not ip.is_reserved), address
         if refused is not None:
             assert refused[0] == "private_address"
-
-
-def test_next_turn_fetches_only_a_free_host_and_caps_its_queue():
-    from pipeline.sources.pages import MAX_WAITING_PER_HOST, next_turn
-
-    assert next_turn(10.0, None, 0) == "fetch"  # a host not seen (or forgotten)
-    assert next_turn(10.0, 9.5, 0) == "fetch"  # its delay has passed and nothing waits
-    assert next_turn(10.0, 10.5, 0) == "queue"  # its delay has not passed
-    assert next_turn(10.0, 9.5, 1) == "queue"  # free, but others wait first: order is kept
-    assert next_turn(10.0, 10.5, MAX_WAITING_PER_HOST - 1) == "queue"
-    assert next_turn(10.0, 10.5, MAX_WAITING_PER_HOST) == "full"
-
-
-def test_streaming_a_host_with_a_queue_does_not_hold_up_another_host(tmp_path):
-    """Pacing is per host with a timer, not a sleep in the fetch step: host B's page goes out while
-    host A's pages still wait for their turns, and A's requests keep the delay."""
-    delay = 1.0
-    with PageSite() as b:
-        class TwoHostSite(PageSite):
-            def entries(self):
-                return [(f"A story {name}", f"/news/{name}", None) for name in ("airport", "gare", "striker", "cookie")] + [
-                    ("B story", b.url("/news/airport"), None)]
-
-        with TwoHostSite() as a:
-            feeds = tmp_path / "feeds.txt"
-            feeds.write_text(a.url("/feed.xml") + "\n")
-            summary = run_job(["--streaming", "--feeds", str(feeds), "--output", str(tmp_path / "out"), "--poll-interval", "1",
-                               "--duration", "3", "--allow-private-hosts", "--page-delay", str(delay), "--no-tagging",
-                               "--fetch-retries", "0"])
-    assert summary.balanced
-    a_starts = sorted(s for p, s, _ in a.log if p.startswith("/news/"))
-    b_starts = [s for p, s, _ in b.log if p.startswith("/news/")]
-    assert len(a_starts) == 4 and len(b_starts) == 1
-    assert all(later - earlier >= delay - 0.02 for earlier, later in zip(a_starts, a_starts[1:]))
-    assert b_starts[0] < a_starts[-1] - delay  # B did not wait behind A's queue
-    assert summary.counters.get("pages_queued", 0) >= 3

@@ -18,7 +18,8 @@ band bucket's members, an earlier run's key, a held article) is cleared by an ev
 at its first-seen time + horizon, so a key never seen again is forgotten once the watermark
 passes; an entry met after its horizon but before its timer fired (the watermark lags) is
 ignored on access.  Event time because the horizon is a property of the stream (a replayed
-backlog or a TestStream behaves as live traffic would).  A band bucket is a
+backlog or a TestStream behaves as live traffic would) and because processing-time timers
+would send the whole local job to the slower bundle-based runner.  A band bucket is a
 ``BagState`` (appended, never rewritten per element) with its size, capped at ``max_bucket``
 (members beyond are counted in ``near/oversized_buckets``, not stored); its timer fires at its
 oldest member's horizon, drops the expired members and re-arms for the next.  The local

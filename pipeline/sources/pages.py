@@ -41,9 +41,9 @@ import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.transforms.window import GlobalWindow, TimestampedValue
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import metrics
@@ -412,8 +412,6 @@ class KeyForPagesFn(beam.DoFn):
                 key = host_of(article["url"])
             else:
                 key = next((k for k in entry_keys(article) if k.startswith(self._kind)), None)
-        elif self._kind == "host" and article.get("page_status") == DUPLICATE_IN_RUN and article.get("url"):
-            key = host_of(article["url"])  # behind its host's queue: a later copy must not overtake the page it copies
         yield key or PASS + article["article_id"], article
 
 
@@ -468,37 +466,18 @@ class SeenPageKeyFn(beam.DoFn):
         seen.clear()
 
 
-DUPLICATE_IN_RUN = "duplicate_in_run"
-MAX_WAITING_PER_HOST = 500  # pages queued for one host in streaming; more are 'host_backlog_full'
-
-
-def next_turn(now: float, next_at: Optional[float], waiting: int) -> str:
-    """What the host-keyed pacing step does with a new page: ``fetch`` it now (nothing waits and
-    the host's delay has passed), ``queue`` it for a timer, or refuse it (``full``)."""
-    if waiting == 0 and (next_at is None or now >= next_at):
-        return "fetch"
-    return "queue" if waiting < MAX_WAITING_PER_HOST else "full"
-
-
 class PacePagesFn(beam.DoFn):
-    """Keyed by host: one request at a time, at least ``--page-delay`` after the previous one to
-    the host (the host's key lives on one worker, so the delay holds across workers).  A page
-    that may not go yet waits in the host's queue (bag state) and a processing-time timer fetches
-    the queue's first page at the host's next turn, then sets itself for the next one: no thread
-    sleeps for a turn, and other hosts go on meanwhile.  The timer re-checks the turn when it
-    fires (a runner may fire early) and, once the queue is empty, clears the host's state one
-    delay after its last request.  State per host: the next turn, the queue (at most
-    ``MAX_WAITING_PER_HOST`` pages: more are written from the feed with ``host_backlog_full``)
-    and its length.  Later copies of a page (``duplicate_in_run``: no request) wait behind a
-    non-empty queue too and leave right after what was queued before them, so a copy never
-    overtakes the page it copies (streaming dedup keeps the first to arrive).  A queued page keeps its event time.  A robots ``Crawl-delay`` longer than
-    the delay is held by the fetcher's own per-host pacer.  ``--max-pages`` counts per worker
-    (a DoFn instance) in streaming."""
+    """Keyed by host: one page at a time, at least ``--page-delay`` (or the host's robots
+    ``Crawl-delay``) after the previous request to the host, which is kept in keyed state (the
+    host's key lives on one worker, so the delay holds across workers); at most one request per
+    host is in flight.  State: one timestamp per host, cleared by an event-time timer one delay
+    after the last fetch.  The wait is a sleep of at most the delay in this keyed step: the local
+    runner cannot run processing-time timers with PeriodicImpulse (they force the legacy
+    bundle-based runner), so the timer-driven queue is left for Dataflow (see the report).
+    ``--max-pages`` counts per worker (a DoFn instance) in streaming."""
 
-    NEXT_AT = ReadModifyWriteStateSpec("next_at", PickleCoder())  # wall time of the host's next turn
-    QUEUE = BagStateSpec("queue", PickleCoder())  # (event time, article) waiting for a turn
-    WAITING = ReadModifyWriteStateSpec("waiting", PickleCoder())  # how many are in QUEUE
-    TURN = TimerSpec("turn", TimeDomain.REAL_TIME)
+    NEXT_AT = ReadModifyWriteStateSpec("next_at", PickleCoder())  # wall time of the next allowed request
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
     def __init__(self, config: FetchConfig, policy: PagePolicy):
         self._config = config
@@ -510,100 +489,41 @@ class PacePagesFn(beam.DoFn):
         self._fetched = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_FETCHED)
         self._used = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_USED)
         self._capped = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_CAPPED)
-        self._queued = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_QUEUED)
-        self._backlog = Metrics.counter(metrics.NAMESPACE, metrics.PAGES_BACKLOG_FULL)
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, next_at=beam.DoFn.StateParam(NEXT_AT),
-                queue=beam.DoFn.StateParam(QUEUE), waiting=beam.DoFn.StateParam(WAITING),
-                turn=beam.DoFn.TimerParam(TURN)):
+                forget=beam.DoFn.TimerParam(FORGET)):
         import time as _time
 
         host, article = element
         if host.startswith(PASS):
             yield article
             return
-        if article.get("page_status") == DUPLICATE_IN_RUN:  # no request: it only keeps its place behind the queue
-            count = waiting.read() or 0
-            if count:
-                queue.add((float(timestamp), article))
-                waiting.write(count + 1)
-            else:
-                yield article
-            return
         if self._fetches >= self._policy.max_pages:
             self._capped.inc()
             yield {**article, "page_status": "cap_reached"}
             return
-        if self._fetcher.guard(article["url"]) is not None:  # refused before any request: costs the host nothing
-            yield from self._fetch(article, None)
-            return
-        now, due, count = _time.time(), next_at.read(), waiting.read() or 0
-        action = next_turn(now, due, count)
-        if action == "fetch":
-            yield from self._fetch(article, next_at)
-            turn.set(Timestamp.of(next_at.read()))  # to forget the host one delay after this request
-        elif action == "queue":
-            queue.add((float(timestamp), article))
-            waiting.write(count + 1)
-            self._queued.inc()
-            turn.set(Timestamp.of(max(now, due or now)))
-        else:
-            self._backlog.inc()
-            yield {**article, "page_status": "host_backlog_full"}
-
-    @on_timer(TURN)
-    def next_page(self, next_at=beam.DoFn.StateParam(NEXT_AT), queue=beam.DoFn.StateParam(QUEUE),
-                  waiting=beam.DoFn.StateParam(WAITING), turn=beam.DoFn.TimerParam(TURN)):
-        import time as _time
-
-        due = next_at.read()
-        if due is not None and _time.time() < due:
-            turn.set(Timestamp.of(due))  # fired before the host's turn
-            return
-        items = sorted(queue.read(), key=lambda item: item[0]) if waiting.read() else []  # oldest first
-        if not items:  # nothing waits and the delay has passed: forget the host
-            next_at.clear()
-            queue.clear()
-            waiting.clear()
-            return
-        while items and items[0][1].get("page_status") == DUPLICATE_IN_RUN:  # copies of pages already out
-            event_time, copy = items.pop(0)
-            yield TimestampedValue(copy, event_time)
-        if not items:
-            queue.clear()
-            waiting.clear()
-            turn.set(Timestamp.of(max(_time.time(), due or 0.0)))  # forget the host after its delay
-            return
-        (event_time, article), rest = items[0], items[1:]
-        queue.clear()
-        for item in rest:
-            queue.add(item)
-        waiting.write(len(rest))
-        if self._fetches >= self._policy.max_pages:  # the cap was reached while it waited
-            self._capped.inc()
-            yield TimestampedValue({**article, "page_status": "cap_reached"}, event_time)
-            turn.set(Timestamp.of(_time.time()))
-            return
-        for out in self._fetch(article, next_at):
-            yield TimestampedValue(out, event_time) if not isinstance(out, beam.pvalue.TaggedOutput) else \
-                beam.pvalue.TaggedOutput(out.tag, TimestampedValue(out.value, event_time))
-        turn.set(Timestamp.of(next_at.read()))
-
-    def _fetch(self, article: dict, next_at):
-        """Fetch one page now; ``next_at``: the host's state, moved one delay on (``None``: the
-        request was refused before it was sent, so the host's turn is unchanged)."""
-        import time as _time
-
+        sends = self._fetcher.guard(article["url"]) is None  # a refused URL costs the host nothing: no wait
+        wait = (next_at.read() or 0.0) - _time.time()
+        if sends and wait > 0:
+            _time.sleep(min(wait, self._policy.delay))
         out, row = self._fetcher.one(article)
         self._fetches += 1
-        if next_at is not None:
+        if sends:
             next_at.write(_time.time() + self._policy.delay)
+            forget.set(timestamp + max(1.0, self._policy.delay))
         self._fetched.inc()
         Metrics.counter(metrics.NAMESPACE, metrics.PAGES_BY_STATUS.format(status=row["status"])).inc()
         if row["status"] == "ok":
             self._used.inc()
         yield out
         yield beam.pvalue.TaggedOutput(PAGES, row)
+
+    @on_timer(FORGET)
+    def forget_host(self, next_at=beam.DoFn.StateParam(NEXT_AT)):
+        import time as _time
+
+        if (next_at.read() or 0.0) <= _time.time():
+            next_at.clear()
 
 
 class FetchArticlePagesStream(beam.PTransform):

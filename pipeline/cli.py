@@ -104,6 +104,8 @@ def _report(argv: Sequence[str]) -> int:
     parser.add_argument("--html", default="report.html", help="Page to write (default report.html).")
     args = parser.parse_args(argv)
     try:
+        import plotly  # noqa: F401 - the 'report' extra; pipeline.report imports it only where it draws
+
         from pipeline.report import summary_lines, write_report
     except ImportError as exc:  # plotly is the 'report' extra
         print(f"newsbeam report: {exc}; install it with: pip install 'newsbeam[report]'", file=sys.stderr)
@@ -146,7 +148,11 @@ def entry() -> None:
     """The ``newsbeam`` command.  After Ctrl-C (exit code 130) the summary is printed and every
     published file is complete; the process then ends at once instead of joining the local
     runner's threads, which an interrupt can leave waiting for data that never comes."""
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before the run's own handler was in place (recovery, option parsing)
+        print("newsbeam: interrupted", file=sys.stderr)
+        code = 130
     if code == 130:
         import os
 

@@ -388,11 +388,15 @@ def run_job(argv: Sequence[str]) -> RunSummary:
     try:
         build_pipeline(pipeline, nb, run_id=run_id)
         result = pipeline.run()
-        if nb.no_wait and not _is_local(runner):
+        launched_only = nb.no_wait and not _is_local(runner)
+        if launched_only:
             state = _state_name(result.state)
+            if state in ("FAILED", "CANCELLED"):
+                raise RuntimeError(f"{runner} reports job {job_id_of(result) or '(no id)'} {state} right after "
+                                   "submission; nothing was counted and the output was left alone")
         else:
             state = _state_name(result.wait_until_finish() or result.state)
-        if state not in TERMINAL_STATES:
+        if launched_only or state not in TERMINAL_STATES:
             # --no-wait, or a runner that returns before the job ends (a template launcher): the job
             # runs elsewhere, nothing is counted here and this process must not touch its output.
             submitted = True

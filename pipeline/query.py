@@ -46,18 +46,26 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _listing(output: str) -> tuple:
+    """Every committed file of every dataset: what a query's views were built on."""
+    from pipeline.sinks.commit import committed_files
+
+    return tuple(tuple(f.path for f in committed_files(output, dataset)) for dataset in DATASETS)
+
+
 def query_rows(output: str, sql: str, deadline_s: float = 120.0) -> tuple[list[str], list[tuple]]:
     """Columns and rows of ``sql`` over the committed data.  A file listed as committed can be
     replaced by a commit published while the query runs (a compaction, a roll-forward): the query
     then fails on the missing file and is run again on a fresh listing (after a short, growing
-    pause), never answered from a mix.  It keeps trying for ``deadline_s`` seconds: a burst of
-    commits (a compaction of many partitions, one commit each) ends long before that, and only an
-    error that outlasts it (a file really missing) is raised."""
+    pause), never answered from a mix.  It is run again only while the listing keeps changing
+    (commits are landing), for at most ``deadline_s`` seconds; an error on an unchanged listing (a
+    file really missing, a ``COPY`` to a path that cannot be written) is raised at once."""
     import time
 
     started = time.monotonic()
     attempt = 0
     while True:
+        listed = _listing(output)
         con = None
         try:
             con = connect(output)  # creating a view opens files too
@@ -66,9 +74,9 @@ def query_rows(output: str, sql: str, deadline_s: float = 120.0) -> tuple[list[s
                 return [], []
             return relation.columns, relation.fetchall()
         except duckdb.IOException:
-            if time.monotonic() - started > deadline_s:
+            if _listing(output) == listed or time.monotonic() - started > deadline_s:
                 raise
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            time.sleep(min(0.05 * 2 ** min(attempt, 5), 1.0))
             attempt += 1
         finally:
             if con is not None:

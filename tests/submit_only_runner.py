@@ -39,3 +39,16 @@ class LauncherResult(SubmittedResult):
 class LauncherRunner(PipelineRunner):
     def run_pipeline(self, pipeline, options):
         return LauncherResult()
+
+
+class FailedResult(SubmittedResult):
+    @property
+    def state(self):
+        return PipelineState.FAILED
+
+
+class FailsAtOnceRunner(PipelineRunner):
+    """The runner rejects the job at submission (e.g. a bad worker image)."""
+
+    def run_pipeline(self, pipeline, options):
+        return FailedResult()

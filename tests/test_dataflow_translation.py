@@ -87,3 +87,14 @@ def test_a_job_that_runs_elsewhere_is_reported_submitted_with_its_id_and_no_coun
     assert not (out / "_manifests").exists()
     if flags:
         assert len(submit_only_runner.SUBMITTED) == before + 1  # the job was handed over, not run here
+
+
+def test_a_job_that_fails_at_submission_fails_the_launch_and_leaves_the_output_alone(tmp_path):
+    from conftest import SEEDS
+    from pipeline.job import run_job
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="FAILED right after submission"):
+        run_job(["--input", str(SEEDS / "*"), "--output", str(out), "--runner",
+                 "submit_only_runner.FailsAtOnceRunner", "--no-wait"])
+    assert not (out / "_manifests").exists()

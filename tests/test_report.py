@@ -117,3 +117,11 @@ def test_in_a_headless_browser_every_chart_renders_without_errors(output, tmp_pa
     shot = tmp_path / "shot.png"
     _chromium(f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri(), user_data=tmp_path / "profile2")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_plotly_the_command_says_how_to_install_it(output, monkeypatch, capsys, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly -> ImportError
+    assert main(["report", "--output", str(output[0]), "--html", str(tmp_path / "r.html")]) == 2
+    assert "pip install 'newsbeam[report]'" in capsys.readouterr().err

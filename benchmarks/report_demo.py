@@ -71,7 +71,7 @@ def main() -> int:
     png.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                    f"--user-data-dir={work / 'profile'}", "--window-size=1200,3400", "--virtual-time-budget=10000",
+                    f"--user-data-dir={work / 'profile'}", "--window-size=1200,3900", "--virtual-time-budget=10000",
                     f"--screenshot={png}", page.as_uri()], check=True, capture_output=True)
     print(f"screenshot: {png}")
     shutil.rmtree(work, ignore_errors=True)

@@ -19,8 +19,8 @@ commands:
   recover finish (roll forward) or clean (roll back) what interrupted runs left in DIR; every run
           does this first by itself
   compact rewrite each quiet partition's small files as few large ones (one commit per partition)
-  report  charts of the committed data (per day, source, duplicates, rejections, feed health, places,
-          topics, people) in one self-contained HTML page that works offline
+  report  charts of the committed data (per day, source, duplicates, rejections, feed and page-fetch
+          health, places, topics, people) in one self-contained HTML page that works offline
 """
 
 

@@ -56,6 +56,10 @@ QUESTIONS: tuple[Question, ...] = (
              "CAST(median(elapsed_ms) AS BIGINT) AS median_ms, CAST(quantile_cont(elapsed_ms, 0.95) AS BIGINT) AS p95_ms, "
              "string_agg(DISTINCT error, ', ') AS errors "
              "FROM feeds GROUP BY 1 ORDER BY error_ratio DESC, 1"),
+    Question("page_health", f"Full-text page fetches per host (top {TOP} by fetches): share not ok, and latency",
+             "SELECT host, count(*) AS fetches, round(avg(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 4) AS failure_ratio, "
+             "CAST(median(elapsed_ms) AS BIGINT) AS median_ms, string_agg(DISTINCT status, ', ') AS statuses "
+             f"FROM pages GROUP BY 1 ORDER BY fetches DESC, 1 LIMIT {TOP}"),
     Question("top_places", f"Top places (top {TOP}; coordinates for cities)",
              "SELECT p.name AS place, p.kind AS kind, p.country_code AS country, p.lat AS lat, p.lon AS lon, "
              "count(DISTINCT article_id) AS articles, sum(p.mentions) AS mentions "
@@ -151,6 +155,10 @@ def _figure(name: str, table: Table) -> Any:
                              legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
                              xaxis=dict(tickformat=".0%", range=[0, 1]))
         return figure
+    if name == "page_health":
+        figure = _bar(table.column("host"), table.column("failure_ratio"), horizontal=True)
+        figure.update_layout(xaxis=dict(tickformat=".0%", range=[0, 1]))
+        return figure
     if name == "top_topics":
         return _bar(table.column("topic"), table.column("articles"), horizontal=True, xaxis_title="articles")
     if name == "top_people":
@@ -188,7 +196,7 @@ def _section(question: Question, table: Table) -> str:
 
         inner = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=f"chart-{question.name}",
                             config={"displayModeBar": False, "responsive": True})
-        if question.name == "feed_health":
+        if question.name in ("feed_health", "page_health"):
             inner += _html_table(table)
     return f'<section data-chart="{question.name}" data-points="{points}">{title}{inner}</section>'
 

@@ -60,6 +60,11 @@ def test_the_numbers_are_those_of_the_output(output):
     assert all(0.0 <= r <= 1.0 for r in rates.column("rate"))
     assert sum(rates.column("duplicates")) == con.execute(
         f"SELECT count(*) FROM {_glob(out, 'duplicates')} WHERE published_at IS NOT NULL").fetchone()[0]
+    pages = data.tables["page_health"]
+    fetched = duckdb.connect().execute(f"SELECT host, count(*), avg((status <> 'ok')::int) FROM {_glob(out, 'pages')} "
+                                       "GROUP BY 1").fetchall()
+    assert {(h, n, round(r, 4)) for h, n, r in fetched} == set(zip(pages.column("host"), pages.column("fetches"),
+                                                                   pages.column("failure_ratio")))
     places = {row[0]: row for row in data.tables["top_places"].rows}
     assert "Kabul" in places and places["Kabul"][3] == pytest.approx(34.53, abs=0.1)  # a city: coordinates
     assert "conflict, war and peace" in data.tables["top_topics"].column("topic")

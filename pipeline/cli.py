@@ -15,7 +15,7 @@ USAGE = """usage: newsbeam run --input GLOB [--input GLOB …] --output DIR [new
 
 commands:
   run     read, normalise, deduplicate, tag and write articles (see 'newsbeam run --help')
-  query   run DuckDB SQL over the views articles, duplicates, rejected, feeds (committed data only)
+  query   run DuckDB SQL over the views articles, duplicates, rejected, feeds, pages (committed data only)
   recover finish (roll forward) or clean (roll back) what interrupted runs left in DIR; every run
           does this first by itself
   compact rewrite each quiet partition's small files as few large ones (one commit per partition)

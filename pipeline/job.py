@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import signal
 import threading
@@ -307,7 +308,8 @@ def job_id_of(result) -> Optional[str]:
         if callable(value):
             try:
                 value = value()
-            except Exception:  # noqa: BLE001 - a result without an id yet: say so, do not fail the launch
+            except Exception as exc:  # noqa: BLE001 - the job was accepted: the summary says it has no id, and why is logged
+                logging.getLogger(__name__).warning("the runner gave no job id: %s", exc)
                 value = None
         if value:
             return str(value)

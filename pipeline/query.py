@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Optional
+
 import duckdb
 import pyarrow as pa
 
@@ -22,18 +24,24 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(output: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views ``articles``, ``duplicates``, ``rejected``, ``feeds`` over the
-    committed files only (``pipeline.sinks.commit.committed_files``: a run that has not committed
-    is invisible, a committed one is visible whole even while its files are being renamed).  A
-    dataset with no files yet is an empty view with the right columns."""
+def listing(output: str) -> dict[str, list[str]]:
+    """Dataset -> its committed files (``pipeline.sinks.commit.committed_files``): what views are built on."""
     from pipeline.sinks.commit import committed_files
 
+    return {dataset: [f.path for f in committed_files(output, dataset)] for dataset in DATASETS}
+
+
+def connect(output: str, files: Optional[dict[str, list[str]]] = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with views ``articles``, ``duplicates``, ``rejected``, ``feeds``, ``pages``
+    over the committed files only (``listing``: a run that has not committed is invisible, a
+    committed one is visible whole even while its files are being renamed); ``files``: a listing
+    already made.  A dataset with no files yet is an empty view with the right columns."""
+    files = listing(output) if files is None else files
     con = duckdb.connect()
     for dataset in DATASETS:
-        files = [f.path for f in committed_files(output, dataset)]
-        if files:
-            listed = "[" + ", ".join(_literal(path) for path in files) + "]"
+        paths = files.get(dataset, [])
+        if paths:
+            listed = "[" + ", ".join(_literal(path) for path in paths) + "]"
             con.execute(
                 f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({listed}, hive_partitioning = true, union_by_name = true)"
             )
@@ -44,13 +52,6 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
             con.register(f"_{dataset}_empty", schema.empty_table())
             con.execute(f"CREATE VIEW {dataset} AS SELECT * FROM _{dataset}_empty")
     return con
-
-
-def _listing(output: str) -> tuple:
-    """Every committed file of every dataset: what a query's views were built on."""
-    from pipeline.sinks.commit import committed_files
-
-    return tuple(tuple(f.path for f in committed_files(output, dataset)) for dataset in DATASETS)
 
 
 def query_rows(output: str, sql: str, deadline_s: float = 120.0) -> tuple[list[str], list[tuple]]:
@@ -65,16 +66,16 @@ def query_rows(output: str, sql: str, deadline_s: float = 120.0) -> tuple[list[s
     started = time.monotonic()
     attempt = 0
     while True:
-        listed = _listing(output)
+        listed = listing(output)
         con = None
         try:
-            con = connect(output)  # creating a view opens files too
+            con = connect(output, listed)  # creating a view opens files too
             relation = con.sql(sql)
             if relation is None:
                 return [], []
             return relation.columns, relation.fetchall()
         except duckdb.IOException:
-            if _listing(output) == listed or time.monotonic() - started > deadline_s:
+            if listing(output) == listed or time.monotonic() - started > deadline_s:
                 raise
             time.sleep(min(0.05 * 2 ** min(attempt, 5), 1.0))
             attempt += 1
